@@ -1,0 +1,141 @@
+//! The command line, parsed with no I/O.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  echo '{\"port\": 8080}' | cargo atomic write config/app.json
+  cargo atomic verify
+  cargo atomic backups list config/app.json
+  cargo atomic backups restore config/app.json
+
+Exit codes: 0 success, 1 findings (invalid data, checksum mismatch), 2 the command could not
+run and nothing was changed, 101 internal bug.";
+
+/// Validate, merge and durably write a workspace's JSON, YAML and TOML config files.
+///
+/// Every write is atomic and durable, keeps the old bytes as a backup, and is recorded in the
+/// manifest; an interrupted run is finished or undone by the next command.
+#[derive(Debug, Parser)]
+#[command(name = "cargo-atomic", bin_name = "cargo atomic", version, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Path to the workspace's Cargo.toml (or its directory); default: found from the current directory
+    #[arg(long, global = true, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// Path to the configuration; default: atomic.toml, .config/atomic.toml, or [workspace.metadata.atomic]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// How to print messages
+    #[arg(long, global = true, value_enum, value_name = "FMT", default_value_t = MessageFormat::Human)]
+    pub message_format: MessageFormat,
+    /// Coloring [default: auto; also CARGO_TERM_COLOR, NO_COLOR]
+    #[arg(long, global = true, value_enum, value_name = "WHEN")]
+    pub color: Option<ColorWhen>,
+    /// Print nothing but errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Say more (repeat for more still)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// Message formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MessageFormat {
+    /// Readable text on stderr, like rustc
+    Human,
+    /// One line per finding: file:line:col: error[code]: message
+    Short,
+    /// One JSON object per line on stdout, each with a "reason"
+    Json,
+    /// GitHub Actions workflow commands (::error file=...::) on stdout
+    Github,
+}
+
+/// When to color.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// When stderr is a terminal and NO_COLOR is unset
+    Auto,
+    /// Always
+    Always,
+    /// Never
+    Never,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Replace FILE with standard input, atomically and durably, keeping the old bytes as a backup
+    #[command(
+        after_help = "Example:\n  jq '.port = 9090' config/app.json | cargo atomic write config/app.json"
+    )]
+    Write {
+        /// The file to replace (or create), inside the workspace
+        file: PathBuf,
+        /// Replace a file that has other hard links (they keep the old bytes)
+        #[arg(long)]
+        allow_hardlinks: bool,
+    },
+    /// Compare files with the SHA-256 recorded when cargo atomic last wrote them
+    #[command(
+        after_help = "Examples:\n  cargo atomic verify\n  cargo atomic verify config/app.json --message-format json"
+    )]
+    Verify {
+        /// Files to check; default: every managed file
+        paths: Vec<PathBuf>,
+    },
+    /// Finish an interrupted transaction (every command also does this first), or undo it
+    #[command(after_help = "Examples:\n  cargo atomic recover\n  cargo atomic recover --rollback")]
+    Recover {
+        /// Undo it instead: every file gets its old bytes back
+        #[arg(long)]
+        rollback: bool,
+    },
+    /// List and restore the backups of replaced and deleted files
+    #[command(subcommand)]
+    Backups(BackupsCommand),
+}
+
+/// `backups` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BackupsCommand {
+    /// List backups, newest first
+    #[command(
+        after_help = "Examples:\n  cargo atomic backups list\n  cargo atomic backups list config/app.json --message-format json"
+    )]
+    List {
+        /// Only the backups of this file
+        path: Option<PathBuf>,
+    },
+    /// Put back a file's newest backup (or the one with --id); its current bytes are kept as a backup too
+    #[command(
+        after_help = "Examples:\n  cargo atomic backups restore config/app.json\n  cargo atomic backups restore config/app.json --id 3f9a1c"
+    )]
+    Restore {
+        /// The file to restore
+        path: PathBuf,
+        /// The backup's id (or a unique prefix of it, or of its sha256), as `backups list` shows
+        #[arg(long)]
+        id: Option<String>,
+    },
+}
+
+/// `cargo atomic ...` arrives as `cargo-atomic atomic ...`: drop the extra word.
+pub fn normalize_args(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    if args.get(1).is_some_and(|a| a == "atomic") {
+        args.remove(1);
+    }
+    args
+}

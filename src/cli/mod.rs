@@ -1,0 +1,123 @@
+//! The command-line front end: parse arguments, call `ops`, render events, choose the exit code.
+//!
+//! Invariant: this is the only layer that prints or exits, and it has no logic of its own.
+
+mod args;
+mod render;
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use cargo_atomic::exit;
+use cargo_atomic::ops::{self, Error, Outcome, Workspace, WriteRequest};
+
+use args::{BackupsCommand, Cli, Command};
+use render::Printer;
+
+/// Runs the tool with these arguments and returns the exit code.
+pub fn run(argv: Vec<std::ffi::OsString>) -> i32 {
+    let argv = args::normalize_args(argv);
+    // Recorded with backups: the command as a person would type it, without our install path.
+    let command_line = std::iter::once("cargo atomic".into())
+        .chain(argv.iter().skip(1).map(|a| a.to_string_lossy()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                exit::FAILURE
+            } else {
+                exit::SUCCESS
+            };
+        }
+    };
+    let g = &cli.global;
+    let mut p = Printer::new(
+        g.message_format,
+        render::use_color(g.color),
+        g.quiet,
+        g.verbose,
+    );
+    match dispatch(&cli, command_line, &mut p) {
+        Ok(code) => code,
+        Err(e) => {
+            p.error(&e);
+            e.exit_code()
+        }
+    }
+}
+
+fn dispatch(cli: &Cli, command_line: String, p: &mut Printer) -> Result<i32, Error> {
+    let cwd = std::env::current_dir().map_err(|e| Error::Io {
+        op: "read",
+        path: PathBuf::from("."),
+        source: e,
+    })?;
+    let ws = Workspace::discover(
+        cli.global.manifest_path.as_deref(),
+        cli.global.config.as_deref(),
+        &cwd,
+    )?;
+    let code = match &cli.command {
+        Command::Write {
+            file,
+            allow_hardlinks,
+        } => {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .lock()
+                .read_to_end(&mut bytes)
+                .map_err(|e| Error::Io {
+                    op: "read",
+                    path: PathBuf::from("<stdin>"),
+                    source: e,
+                })?;
+            let req = WriteRequest {
+                path: ws.relative(&cwd, file)?,
+                bytes,
+                allow_hardlinks: *allow_hardlinks,
+                command: command_line,
+            };
+            let outcome = ops::write(&ws, req, p)?;
+            finish(p, None, outcome)
+        }
+        Command::Verify { paths } => {
+            let paths = paths
+                .iter()
+                .map(|f| ws.relative(&cwd, f))
+                .collect::<Result<Vec<_>, _>>()?;
+            let outcome = ops::verify(&ws, &paths, p)?;
+            finish(p, Some("verifying"), outcome)
+        }
+        Command::Recover { rollback } => {
+            let outcome = ops::recover(&ws, *rollback, p)?;
+            if outcome.files == 0 && p.format != args::MessageFormat::Json && !p.quiet {
+                p.err("     Nothing to recover: no interrupted transaction\n");
+            }
+            finish(p, None, outcome)
+        }
+        Command::Backups(BackupsCommand::List { path }) => {
+            let path = path.as_ref().map(|f| ws.relative(&cwd, f)).transpose()?;
+            let records = ops::list_backups(&ws, path.as_deref(), p)?;
+            p.backups(&records);
+            exit::SUCCESS
+        }
+        Command::Backups(BackupsCommand::Restore { path, id }) => {
+            let path = ws.relative(&cwd, path)?;
+            let outcome = ops::restore(&ws, &path, id.as_deref(), command_line, p)?;
+            finish(p, None, outcome)
+        }
+    };
+    Ok(code)
+}
+
+fn finish(p: &mut Printer, verb: Option<&str>, outcome: Outcome) -> i32 {
+    if let Some(verb) = verb {
+        p.summary(verb, &outcome);
+    }
+    outcome.exit_code()
+}

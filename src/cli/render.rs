@@ -1,0 +1,352 @@
+//! Rendering events: human text (stderr), short lines, JSON lines or GitHub commands (stdout).
+//!
+//! The only place that writes to the terminal. A closed pipe stops output quietly.
+
+use std::fmt::Write as _;
+use std::io::{self, IsTerminal, Write};
+
+use cargo_atomic::diagnostic::{Diagnostic, Severity};
+use cargo_atomic::event::{Event, RecoveryAction, Sink};
+use cargo_atomic::ops::Outcome;
+use cargo_atomic::store::BackupRecord;
+
+use super::args::{ColorWhen, MessageFormat};
+
+/// Decides colour once, from the flag, then `CARGO_TERM_COLOR`, then `NO_COLOR`, then whether
+/// stderr is a terminal.
+pub fn use_color(flag: Option<ColorWhen>) -> bool {
+    let env = std::env::var("CARGO_TERM_COLOR").ok();
+    let when = flag.or(match env.as_deref() {
+        Some("always") => Some(ColorWhen::Always),
+        Some("never") => Some(ColorWhen::Never),
+        _ => None,
+    });
+    match when {
+        Some(ColorWhen::Always) => true,
+        Some(ColorWhen::Never) => false,
+        _ => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && io::stderr().is_terminal()
+        }
+    }
+}
+
+/// Writes events in the chosen format, remembering whether the reader went away.
+pub struct Printer {
+    pub format: MessageFormat,
+    pub color: bool,
+    pub quiet: bool,
+    pub verbose: u8,
+    pipe_closed: bool,
+}
+
+const GREEN: &str = "\x1b[1;32m";
+const RED: &str = "\x1b[1;31m";
+const YELLOW: &str = "\x1b[1;33m";
+const CYAN: &str = "\x1b[1;36m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+impl Printer {
+    pub fn new(format: MessageFormat, color: bool, quiet: bool, verbose: u8) -> Self {
+        Printer {
+            format,
+            color,
+            quiet,
+            verbose,
+            pipe_closed: false,
+        }
+    }
+
+    fn paint(&self, style: &str, text: &str) -> String {
+        if self.color {
+            format!("{style}{text}{RESET}")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    fn write_to(&mut self, stdout: bool, text: &str) {
+        if self.pipe_closed {
+            return;
+        }
+        let r = if stdout {
+            let mut o = io::stdout().lock();
+            o.write_all(text.as_bytes()).and_then(|()| o.flush())
+        } else {
+            io::stderr().lock().write_all(text.as_bytes())
+        };
+        if let Err(e) = r
+            && e.kind() == io::ErrorKind::BrokenPipe
+        {
+            self.pipe_closed = true;
+        }
+    }
+
+    /// Data on stdout (a listing, JSON lines).
+    pub fn out(&mut self, text: &str) {
+        self.write_to(true, text);
+    }
+
+    /// Human text on stderr.
+    pub fn err(&mut self, text: &str) {
+        self.write_to(false, text);
+    }
+
+    fn json(&mut self, value: &impl serde::Serialize) {
+        let mut line = serde_json::to_string(value).expect("events serialize");
+        line.push('\n');
+        self.out(&line);
+    }
+
+    /// A cargo-style status line: a right-aligned green verb, then the message.
+    fn status(&mut self, verb: &str, message: &str) {
+        if self.quiet {
+            return;
+        }
+        let line = format!("{} {message}\n", self.paint(GREEN, &format!("{verb:>12}")));
+        self.err(&line);
+    }
+
+    fn diagnostic(&mut self, d: &Diagnostic) {
+        let (word, style) = match d.severity {
+            Severity::Error => ("error", RED),
+            Severity::Warning => ("warning", YELLOW),
+        };
+        let at = location(d);
+        match self.format {
+            MessageFormat::Json => self.json(&Event::Diagnostic(d.clone())),
+            MessageFormat::Github => {
+                let mut props = format!("file={}", escape_property(&d.file.to_string_lossy()));
+                if let Some(l) = d.line {
+                    let _ = write!(props, ",line={l}");
+                }
+                if let Some(c) = d.column {
+                    let _ = write!(props, ",col={c}");
+                }
+                let _ = write!(props, ",title={}", escape_property(d.code.as_str()));
+                let line = format!("::{word} {props}::{}\n", escape_data(&d.message));
+                self.out(&line);
+            }
+            MessageFormat::Short => {
+                let line = format!(
+                    "{at}: {}: {}\n",
+                    self.paint(style, &format!("{word}[{}]", d.code.as_str())),
+                    d.message
+                );
+                self.err(&line);
+            }
+            MessageFormat::Human => {
+                let mut s = format!(
+                    "{}{}\n  {} {at}\n",
+                    self.paint(style, &format!("{word}[{}]", d.code.as_str())),
+                    self.paint(BOLD, &format!(": {}", d.message)),
+                    self.paint(CYAN, "-->"),
+                );
+                for n in &d.notes {
+                    let _ = writeln!(s, "  {} {n}", self.paint(CYAN, "= note:"));
+                }
+                s.push('\n');
+                self.err(&s);
+            }
+        }
+    }
+
+    /// The last line of a command that looked at files.
+    pub fn summary(&mut self, verb: &str, outcome: &Outcome) {
+        match self.format {
+            MessageFormat::Json => self.json(&serde_json::json!({
+                "reason": "summary",
+                "files": outcome.files,
+                "errors": outcome.errors,
+                "warnings": outcome.warnings,
+                "written": outcome.written,
+            })),
+            _ if outcome.errors > 0 => {
+                let msg = format!(
+                    "{verb} {} {} found {} error{}\n",
+                    outcome.files,
+                    plural(outcome.files, "file"),
+                    outcome.errors,
+                    if outcome.errors == 1 { "" } else { "s" }
+                );
+                let line = format!(
+                    "{}{}",
+                    self.paint(RED, "error"),
+                    self.paint(BOLD, &format!(": {msg}"))
+                );
+                self.err(&line);
+            }
+            _ => self.status(
+                "Finished",
+                &format!("{verb} {} {}", outcome.files, plural(outcome.files, "file")),
+            ),
+        }
+    }
+
+    /// A failure: the whole error chain, then (for JSON) a machine-readable line too.
+    pub fn error(&mut self, err: &dyn std::error::Error) {
+        let mut chain = Vec::new();
+        let mut cur: Option<&dyn std::error::Error> = Some(err);
+        while let Some(e) = cur {
+            chain.push(e.to_string());
+            cur = e.source();
+        }
+        if self.format == MessageFormat::Json {
+            self.json(&serde_json::json!({"reason": "error", "message": chain.join(": ")}));
+        }
+        let mut s = format!(
+            "{}{}\n",
+            self.paint(RED, "error"),
+            self.paint(BOLD, &format!(": {}", chain[0]))
+        );
+        if chain.len() > 1 {
+            s.push_str("\nCaused by:\n");
+            for c in &chain[1..] {
+                let _ = writeln!(s, "  {c}");
+            }
+        }
+        self.err(&s);
+    }
+
+    /// `backups list`: a table on stdout, or JSON lines.
+    pub fn backups(&mut self, records: &[BackupRecord]) {
+        if self.format == MessageFormat::Json {
+            for r in records {
+                let mut v = serde_json::to_value(r).expect("records serialize");
+                v.as_object_mut()
+                    .expect("a record is an object")
+                    .shift_insert(0, "reason".into(), "backup".into());
+                self.json(&v);
+            }
+            return;
+        }
+        if records.is_empty() {
+            self.status("Empty", "no backups recorded");
+            return;
+        }
+        let mut s = format!(
+            "{:<12}  {:<24}  {:>10}  {:<12}  {:<8}  {}\n",
+            "ID", "TIME", "SIZE", "SHA256", "OP", "PATH"
+        );
+        for r in records {
+            let _ = writeln!(
+                s,
+                "{:<12}  {:<24}  {:>10}  {:<12}  {:<8}  {}",
+                r.id,
+                r.time,
+                r.size,
+                r.sha256.short(12),
+                r.op,
+                r.path.display()
+            );
+        }
+        self.out(&s);
+    }
+}
+
+impl Sink for Printer {
+    fn event(&mut self, event: Event) {
+        if let Event::Diagnostic(d) = &event {
+            self.diagnostic(d);
+            return;
+        }
+        if self.format == MessageFormat::Json {
+            self.json(&event);
+            return;
+        }
+        match event {
+            Event::LockWait { pid } => {
+                let who = pid.map_or_else(|| "another process".to_owned(), |p| format!("pid {p}"));
+                let line = format!(
+                    "{} for the store lock held by {who}\n",
+                    self.paint(CYAN, &format!("{:>12}", "Waiting"))
+                );
+                self.err(&line); // shown even under --quiet: otherwise a wait looks like a hang
+            }
+            Event::Recovered {
+                txid,
+                action,
+                files,
+            } => {
+                let what = match action {
+                    RecoveryAction::RolledForward => "finished",
+                    RecoveryAction::RolledBack => "rolled back",
+                    RecoveryAction::Discarded => "discarded (it had not committed)",
+                };
+                self.status(
+                    "Recovered",
+                    &format!(
+                        "interrupted transaction {txid}: {what}, {} {}",
+                        files.len(),
+                        plural(files.len(), "file")
+                    ),
+                );
+            }
+            Event::FileWritten {
+                path,
+                bytes,
+                backup,
+                ..
+            } => {
+                let kept = backup
+                    .map(|b| format!("; old bytes kept as backup {}", b.short(12)))
+                    .unwrap_or_default();
+                self.status(
+                    "Written",
+                    &format!("{} ({bytes} bytes{kept})", path.display()),
+                );
+            }
+            Event::FileDeleted { path, backup } => {
+                let kept = backup
+                    .map(|b| format!("; old bytes kept as backup {}", b.short(12)))
+                    .unwrap_or_default();
+                self.status("Deleted", &format!("{}{kept}", path.display()));
+            }
+            Event::FileUnchanged { path, .. } => {
+                self.status(
+                    "Unchanged",
+                    &format!("{} (same bytes; not touched)", path.display()),
+                );
+            }
+            Event::Verified { path, sha256 } => {
+                if self.verbose > 0 {
+                    self.status(
+                        "Verified",
+                        &format!("{} ({})", path.display(), sha256.short(12)),
+                    );
+                }
+            }
+            Event::Diagnostic(_) => unreachable!("handled above"),
+        }
+    }
+}
+
+fn location(d: &Diagnostic) -> String {
+    let mut s = d.file.display().to_string();
+    if let Some(l) = d.line {
+        let _ = write!(s, ":{l}");
+        if let Some(c) = d.column {
+            let _ = write!(s, ":{c}");
+        }
+    }
+    s
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        word.to_owned()
+    } else {
+        format!("{word}s")
+    }
+}
+
+// GitHub workflow command escaping.
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}

@@ -1,0 +1,108 @@
+//! Typed events: what `store` and `ops` report while they work.
+//!
+//! Doing is separated from showing: the layers below `cli` never print. They push `Event`s into a
+//! [`Sink`], and the CLI renders them as human text or JSON lines; a `build.rs` caller may ignore
+//! them or collect them.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::diagnostic::Diagnostic;
+use crate::store::Sha256Digest;
+
+/// Something that happened, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum Event {
+    /// Another process holds the store's lock; we are waiting for it.
+    LockWait {
+        /// The pid the holder recorded, when it did.
+        pid: Option<u32>,
+    },
+    /// An interrupted transaction was finished or undone.
+    Recovered {
+        /// The transaction's id.
+        txid: String,
+        /// `rolled-forward`, `rolled-back` or `discarded` (it had not committed).
+        action: RecoveryAction,
+        /// The files it concerned, relative to the workspace root.
+        files: Vec<PathBuf>,
+    },
+    /// A file was replaced (or created) atomically.
+    FileWritten {
+        /// Relative to the workspace root.
+        path: PathBuf,
+        /// Digest of the new bytes.
+        sha256: Sha256Digest,
+        /// Size of the new bytes.
+        bytes: u64,
+        /// The backup object that keeps the old bytes, if the file existed.
+        #[serde(serialize_with = "ser_backup")]
+        backup: Option<Sha256Digest>,
+    },
+    /// A file was removed; its bytes are kept as a backup.
+    FileDeleted {
+        /// Relative to the workspace root.
+        path: PathBuf,
+        /// The backup object that keeps the old bytes.
+        #[serde(serialize_with = "ser_backup")]
+        backup: Option<Sha256Digest>,
+    },
+    /// A managed file matches its recorded digest.
+    Verified {
+        /// Relative to the workspace root.
+        path: PathBuf,
+        /// Its digest.
+        sha256: Sha256Digest,
+    },
+    /// A finding about user data.
+    Diagnostic(Diagnostic),
+    /// A write that would not change the bytes was skipped: the file and its mtime are untouched.
+    FileUnchanged {
+        /// Relative to the workspace root.
+        path: PathBuf,
+        /// Digest of its bytes.
+        sha256: Sha256Digest,
+    },
+}
+
+/// How recovery ended an interrupted transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RecoveryAction {
+    /// It had committed: every file now holds its new bytes.
+    RolledForward,
+    /// It was undone: every file holds its old bytes.
+    RolledBack,
+    /// It had not committed: its temp files were removed, targets were never touched.
+    Discarded,
+}
+
+fn ser_backup<S: serde::Serializer>(b: &Option<Sha256Digest>, s: S) -> Result<S::Ok, S::Error> {
+    match b {
+        Some(d) => s.collect_str(&format_args!("sha256:{d}")),
+        None => s.serialize_none(),
+    }
+}
+
+/// Receives events. Implemented by the CLI's renderers, and by `Vec<Event>` for tests and
+/// library callers that want to look at them afterwards.
+pub trait Sink {
+    /// Called once per event, in order.
+    fn event(&mut self, event: Event);
+}
+
+impl Sink for Vec<Event> {
+    fn event(&mut self, event: Event) {
+        self.push(event);
+    }
+}
+
+/// A sink that drops everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Discard;
+
+impl Sink for Discard {
+    fn event(&mut self, _: Event) {}
+}

@@ -1,0 +1,97 @@
+//! The commands as library functions, shared by the CLI, `build.rs` and the hook.
+//!
+//! Each takes plain data and a [`Sink`](crate::event::Sink), reports what it does as events,
+//! and returns an [`Outcome`]. Invariant: nothing here prints or exits; findings are events,
+//! failures are [`Error`]s, and every failure leaves the disk as it was.
+
+mod backups;
+mod recover;
+mod verify;
+mod workspace;
+mod write;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub use backups::{list_backups, restore};
+pub use recover::recover;
+pub use verify::verify;
+pub use workspace::{Config, Settings, Workspace};
+pub use write::{WriteRequest, write};
+
+use crate::exit;
+use crate::store::StoreError;
+
+/// A command could not run. Nothing was changed on disk.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The command line asks for something impossible.
+    #[error("{0}")]
+    Usage(String),
+    /// The configuration is wrong.
+    #[error("invalid configuration in `{}`: {message}", path.display())]
+    Config {
+        /// The config file (with `:line:col` when known).
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// An I/O failure outside the store.
+    #[error("cannot {op} `{}`", path.display())]
+    Io {
+        /// What we were doing.
+        op: &'static str,
+        /// On what.
+        path: PathBuf,
+        /// Why it failed.
+        #[source]
+        source: io::Error,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Error {
+    pub(crate) fn io(op: &'static str, path: &Path, source: io::Error) -> Self {
+        Error::Io {
+            op,
+            path: path.to_owned(),
+            source,
+        }
+    }
+
+    /// The exit code for this failure: always [`exit::FAILURE`] ("could not run, nothing
+    /// changed"). One place, exhaustive, so a new variant must choose.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) | Error::Config { .. } | Error::Io { .. } | Error::Store(_) => {
+                exit::FAILURE
+            }
+        }
+    }
+}
+
+/// What a command that ran found and did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Files looked at.
+    pub files: usize,
+    /// Error findings.
+    pub errors: usize,
+    /// Warnings.
+    pub warnings: usize,
+    /// Files written or deleted.
+    pub written: usize,
+}
+
+impl Outcome {
+    /// [`exit::FINDINGS`] if anything was found, else [`exit::SUCCESS`].
+    pub fn exit_code(&self) -> i32 {
+        if self.errors > 0 {
+            exit::FINDINGS
+        } else {
+            exit::SUCCESS
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! `recover [--rollback]`: finish or undo an interrupted transaction.
+
+use super::{Error, Outcome, Workspace};
+use crate::event::Sink;
+use crate::store::{RecoverMode, Store};
+
+/// Finishes (or, with `rollback`, undoes) interrupted transactions. Every other command rolls
+/// forward on its own; this one exists to choose rollback, and to say what happened.
+pub fn recover(ws: &Workspace, rollback: bool, sink: &mut dyn Sink) -> Result<Outcome, Error> {
+    let store = Store::open_exclusive(&ws.root, ws.store_options(String::new()), sink)?;
+    let mode = if rollback {
+        RecoverMode::RollBack
+    } else {
+        RecoverMode::RollForward
+    };
+    let n = store.recover(mode, sink)?;
+    Ok(Outcome {
+        files: n,
+        ..Outcome::default()
+    })
+}

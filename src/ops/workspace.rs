@@ -1,0 +1,275 @@
+//! Finding the workspace and its configuration.
+//!
+//! The root is the directory of `--manifest-path` (or of the nearest `Cargo.toml` above the
+//! current directory that declares `[workspace]`, else the nearest `Cargo.toml`, else the nearest
+//! directory with an `atomic.toml`, else the current directory). The configuration is
+//! `--config`, else `atomic.toml` or `.config/atomic.toml` at the root, else
+//! `[workspace.metadata.atomic]` of the root `Cargo.toml`. This reads files and never runs
+//! `cargo metadata`, so it is safe inside a build script.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::Error;
+use crate::store::{Durability, StoreOptions};
+
+/// The `[settings]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct Settings {
+    /// The state directory, relative to the workspace root.
+    pub state_dir: PathBuf,
+    /// `full` (fsync) or `atomic` (no fsync).
+    pub durability: Durability,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            state_dir: PathBuf::from(".atomic"),
+            durability: Durability::Full,
+        }
+    }
+}
+
+/// `atomic.toml`. The tables that later commands read are accepted here and checked by them.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct Config {
+    /// `[settings]`.
+    pub settings: Settings,
+    /// `[[validate]]`.
+    pub validate: Vec<toml::Table>,
+    /// `[[merge]]`.
+    pub merge: Vec<toml::Table>,
+    /// `[[rotate]]`.
+    pub rotate: Vec<toml::Table>,
+    /// `[backups]`.
+    pub backups: Option<toml::Table>,
+    /// `[audit]`.
+    pub audit: Option<toml::Table>,
+    /// `[schemas]`.
+    pub schemas: Option<toml::Table>,
+}
+
+/// A workspace: its root, its configuration, and where that came from.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    /// Canonical root directory.
+    pub root: PathBuf,
+    /// The effective configuration.
+    pub config: Config,
+    /// The file the configuration came from, if any.
+    pub config_source: Option<PathBuf>,
+}
+
+impl Workspace {
+    /// Finds the workspace from `manifest_path` (a `Cargo.toml` or its directory) or from
+    /// `cwd`, and loads its configuration (`config` overrides where it comes from).
+    pub fn discover(
+        manifest_path: Option<&Path>,
+        config: Option<&Path>,
+        cwd: &Path,
+    ) -> Result<Self, Error> {
+        let root = match manifest_path {
+            Some(m) => {
+                let m = cwd.join(m);
+                let dir = if m.is_dir() {
+                    m.clone()
+                } else {
+                    m.parent().map(Path::to_owned).unwrap_or_default()
+                };
+                if !m.exists() {
+                    return Err(Error::Usage(format!(
+                        "manifest path `{}` does not exist",
+                        m.display()
+                    )));
+                }
+                dir
+            }
+            None => find_root(cwd),
+        };
+        let root = fs::canonicalize(&root).map_err(|e| Error::io("resolve", &root, e))?;
+        let (config, config_source) = match config {
+            Some(c) => {
+                let c = cwd.join(c);
+                (load_config_file(&c)?, Some(c))
+            }
+            None => load_default_config(&root)?,
+        };
+        Ok(Workspace {
+            root,
+            config,
+            config_source,
+        })
+    }
+
+    /// How to open the store of this workspace.
+    pub fn store_options(&self, command: String) -> StoreOptions {
+        StoreOptions {
+            state_dir: self.config.settings.state_dir.clone(),
+            durability: self.config.settings.durability,
+            command,
+            ..StoreOptions::default()
+        }
+    }
+
+    /// A path given on the command line (relative to `cwd`), relative to the root. Paths that
+    /// lead outside the root are refused.
+    pub fn relative(&self, cwd: &Path, path: &Path) -> Result<PathBuf, Error> {
+        let abs = normalize(&cwd.join(path));
+        let root_lex = normalize(&self.root);
+        if let Ok(rel) = abs.strip_prefix(&root_lex) {
+            return Ok(rel.to_owned());
+        }
+        // cwd may be reached through a symlink: compare canonical parents too.
+        if let Some(parent) = abs.parent()
+            && let Ok(canon) = fs::canonicalize(parent)
+            && let (Ok(rel), Some(name)) = (canon.strip_prefix(&self.root), abs.file_name())
+        {
+            return Ok(rel.join(name));
+        }
+        Err(Error::Usage(format!(
+            "`{}` is outside the workspace root `{}`",
+            path.display(),
+            self.root.display()
+        )))
+    }
+}
+
+/// Removes `.` and resolves `..` lexically.
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn find_root(cwd: &Path) -> PathBuf {
+    let mut nearest_manifest = None;
+    let mut nearest_config = None;
+    for dir in cwd.ancestors() {
+        let manifest = dir.join("Cargo.toml");
+        if manifest.is_file() {
+            if fs::read_to_string(&manifest)
+                .ok()
+                .and_then(|t| t.parse::<toml::Table>().ok())
+                .is_some_and(|t| t.contains_key("workspace"))
+            {
+                return dir.to_owned();
+            }
+            nearest_manifest.get_or_insert_with(|| dir.to_owned());
+        }
+        if nearest_config.is_none()
+            && (dir.join("atomic.toml").is_file() || dir.join(".config/atomic.toml").is_file())
+        {
+            nearest_config = Some(dir.to_owned());
+        }
+    }
+    nearest_manifest
+        .or(nearest_config)
+        .unwrap_or_else(|| cwd.to_owned())
+}
+
+fn load_default_config(root: &Path) -> Result<(Config, Option<PathBuf>), Error> {
+    for name in ["atomic.toml", ".config/atomic.toml"] {
+        let p = root.join(name);
+        if p.is_file() {
+            return Ok((load_config_file(&p)?, Some(p)));
+        }
+    }
+    let manifest = root.join("Cargo.toml");
+    let text = match fs::read_to_string(&manifest) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Config::default(), None)),
+        Err(e) => return Err(Error::io("read", &manifest, e)),
+    };
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::Config {
+        path: manifest.clone(),
+        message: e.message().to_owned(),
+    })?;
+    let meta = table
+        .get("workspace")
+        .and_then(|w| w.get("metadata"))
+        .and_then(|m| m.get("atomic"))
+        .cloned();
+    match meta {
+        None => Ok((Config::default(), None)),
+        Some(v) => {
+            let config = v.try_into().map_err(|e: toml::de::Error| Error::Config {
+                path: manifest.clone(),
+                message: format!("[workspace.metadata.atomic]: {}", e.message()),
+            })?;
+            Ok((config, Some(manifest)))
+        }
+    }
+}
+
+fn load_config_file(path: &Path) -> Result<Config, Error> {
+    let text = fs::read_to_string(path).map_err(|e| Error::io("read the config", path, e))?;
+    toml::from_str(&text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|s| {
+                let before = &text[..s.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                format!(":{line}:{col}")
+            })
+            .unwrap_or_default();
+        Error::Config {
+            path: PathBuf::from(format!("{}{at}", path.display())),
+            message: e.message().to_owned(),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_is_the_workspace_manifest_above_a_member() {
+        let t = tempfile::tempdir().unwrap();
+        fs::write(
+            t.path().join("Cargo.toml"),
+            "[workspace]\nmembers = ['a']\n",
+        )
+        .unwrap();
+        fs::create_dir_all(t.path().join("a/src")).unwrap();
+        fs::write(t.path().join("a/Cargo.toml"), "[package]\nname = 'a'\n").unwrap();
+        assert_eq!(find_root(&t.path().join("a/src")), t.path());
+    }
+
+    #[test]
+    fn config_errors_are_located() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("atomic.toml");
+        fs::write(&p, "[settings]\ndurability = \"sometimes\"\n").unwrap();
+        let err = load_config_file(&p).unwrap_err().to_string();
+        assert!(err.contains("atomic.toml:2:14"), "{err}");
+        assert!(err.contains("sometimes"), "{err}");
+    }
+
+    #[test]
+    fn metadata_table_in_cargo_toml_is_read() {
+        let t = tempfile::tempdir().unwrap();
+        fs::write(
+            t.path().join("Cargo.toml"),
+            "[workspace]\n[workspace.metadata.atomic.settings]\nstate-dir = 'state'\n",
+        )
+        .unwrap();
+        let ws = Workspace::discover(None, None, t.path()).unwrap();
+        assert_eq!(ws.config.settings.state_dir, PathBuf::from("state"));
+    }
+}

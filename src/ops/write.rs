@@ -1,0 +1,68 @@
+//! `write FILE`: replace one file with given bytes, as a transaction with a backup.
+
+use std::path::PathBuf;
+
+use super::{Error, Outcome, Workspace};
+use crate::event::{Event, Sink};
+use crate::store::{Committed, LinkPolicy, Store};
+
+/// What to write where.
+#[derive(Debug, Clone)]
+pub struct WriteRequest {
+    /// The file, relative to the workspace root.
+    pub path: PathBuf,
+    /// Its new bytes.
+    pub bytes: Vec<u8>,
+    /// Replace a file that has other hard links.
+    pub allow_hardlinks: bool,
+    /// The command line, recorded with the backup.
+    pub command: String,
+}
+
+/// Replaces `req.path` with `req.bytes` atomically; the old bytes become a backup. Writing the
+/// bytes a file already has touches nothing (its mtime stays).
+pub fn write(ws: &Workspace, req: WriteRequest, sink: &mut dyn Sink) -> Result<Outcome, Error> {
+    let mut options = ws.store_options(req.command);
+    options.links = LinkPolicy {
+        allow_hardlinks: req.allow_hardlinks,
+    };
+    let store = Store::open(&ws.root, options, sink)?;
+    let mut tx = store.transaction("write");
+    tx.write(&req.path, req.bytes)?;
+    let committed = tx.commit()?;
+    drop(store);
+    Ok(report(committed, sink))
+}
+
+/// Reports each file of a committed transaction as an event.
+pub(crate) fn report(committed: Committed, sink: &mut dyn Sink) -> Outcome {
+    let mut outcome = Outcome {
+        files: committed.files.len(),
+        ..Outcome::default()
+    };
+    for f in committed.files {
+        match f.after {
+            Some(after) if f.unchanged() => sink.event(Event::FileUnchanged {
+                path: f.path,
+                sha256: after.sha256,
+            }),
+            Some(after) => {
+                outcome.written += 1;
+                sink.event(Event::FileWritten {
+                    path: f.path,
+                    sha256: after.sha256,
+                    bytes: after.size,
+                    backup: f.backup,
+                });
+            }
+            None => {
+                outcome.written += 1;
+                sink.event(Event::FileDeleted {
+                    path: f.path,
+                    backup: f.backup,
+                });
+            }
+        }
+    }
+    outcome
+}

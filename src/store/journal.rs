@@ -1,0 +1,246 @@
+//! The transaction journal: the one file whose COMMIT record decides a transaction.
+//!
+//! `journal/<txid>.jsonl` holds one JSON record a line: an `intent` (written before any temp
+//! exists, naming every temp the transaction may create), then `commit` (fsynced: the single
+//! commit point), and possibly `abort` (fsynced: an error after commit, undo) and `done`.
+//! A torn last line is ignored. Recovery deletes only the names the intent lists, never by glob.
+
+use std::ffi::OsString;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::error::{IoContext, Result, StoreError};
+use super::manifest::FileState;
+use super::sys;
+
+/// The file a transaction touches and every name it may create for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Entry {
+    /// As the user named it, relative to the root (the manifest key).
+    pub path: String,
+    /// The regular file actually replaced (a symlink's target), relative to the root.
+    pub real: String,
+    /// The temp file in the same directory, created with O_EXCL.
+    pub temp: Name,
+    /// The state before; `None` for a new file.
+    pub before: Option<FileState>,
+    /// The state after; `None` for a deletion.
+    pub after: Option<FileState>,
+    /// Permission bits and owner to give the file (new or restored).
+    pub mode: u32,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    /// The temp in `objects/` through which the old bytes are kept.
+    pub backup_temp: Option<Name>,
+    /// The manifest's entry for `path` before, to restore on rollback.
+    pub manifest_before: Option<FileState>,
+}
+
+/// A file name that may not be UTF-8, stored as bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Name(#[serde(with = "bytes_or_str")] pub Vec<u8>);
+
+impl Name {
+    pub fn os(&self) -> OsString {
+        OsString::from_vec(self.0.clone())
+    }
+}
+
+impl From<OsString> for Name {
+    fn from(s: OsString) -> Self {
+        Name(s.into_vec())
+    }
+}
+
+mod bytes_or_str {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        match std::str::from_utf8(b) {
+            Ok(t) => s.serialize_str(t),
+            Err(_) => s.collect_seq(b),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            S(String),
+            B(Vec<u8>),
+        }
+        Ok(match Either::deserialize(d)? {
+            Either::S(s) => s.into_bytes(),
+            Either::B(b) => b,
+        })
+    }
+}
+
+/// What the transaction will do, written before it does anything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Intent {
+    pub txid: String,
+    pub time: String,
+    pub command: String,
+    /// `write`, `restore`, ...: recorded in the backup index.
+    pub op: String,
+    /// Directories the transaction creates, outermost first, relative to the root.
+    pub created_dirs: Vec<String>,
+    /// The temp name of the manifest in the state directory.
+    pub manifest_temp: Name,
+    pub entries: Vec<Entry>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+enum Record {
+    Intent(Box<Intent>),
+    Commit,
+    Abort,
+    Done,
+}
+
+/// Where a journal stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// No commit record: nothing was renamed; discard.
+    Prepared,
+    /// Committed: roll forward.
+    Committed,
+    /// Committed, then failed: roll back.
+    Aborted,
+    /// Finished; only the file remains.
+    Done,
+}
+
+/// An open journal file.
+#[derive(Debug)]
+pub(crate) struct Journal {
+    pub path: PathBuf,
+    file: File,
+}
+
+impl Journal {
+    /// Creates `journal/<txid>.jsonl` and writes the intent (not fsynced: until the commit
+    /// record, losing it loses nothing but temp files).
+    pub fn create(dir: &Path, intent: &Intent) -> Result<Self> {
+        let path = dir.join(format!("{}.jsonl", intent.txid));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .ctx("create the journal", &path)?;
+        let mut j = Journal { path, file };
+        j.append(&Record::Intent(Box::new(intent.clone())), false)?;
+        Ok(j)
+    }
+
+    /// Opens an existing journal to append to it.
+    pub fn reopen(path: &Path) -> Result<Self> {
+        let file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .ctx("open the journal", path)?;
+        Ok(Journal {
+            path: path.to_owned(),
+            file,
+        })
+    }
+
+    fn append(&mut self, rec: &Record, sync: bool) -> Result<()> {
+        let mut line = serde_json::to_vec(rec).expect("a journal record serializes");
+        line.push(b'\n');
+        self.file
+            .write_all(&line)
+            .ctx("write the journal", &self.path)?;
+        if sync {
+            sys::fsync(&self.file).ctx("fsync the journal", &self.path)?;
+        }
+        Ok(())
+    }
+
+    /// The commit point.
+    pub fn commit(&mut self, sync: bool) -> Result<()> {
+        self.append(&Record::Commit, sync)
+    }
+
+    /// Records that a committed transaction is being undone.
+    pub fn abort(&mut self, sync: bool) -> Result<()> {
+        self.append(&Record::Abort, sync)
+    }
+
+    /// Marks the transaction finished and removes the journal.
+    pub fn finish(mut self) -> Result<()> {
+        self.append(&Record::Done, false)?;
+        drop(self.file);
+        remove(&self.path)
+    }
+}
+
+/// Removes a journal file that recovery has dealt with.
+pub(crate) fn remove(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).ctx("remove the journal", path),
+    }
+}
+
+/// Reads a journal: its intent (if whole) and its stage.
+pub(crate) fn read(path: &Path) -> Result<(Option<Intent>, Stage)> {
+    let bytes = fs::read(path).ctx("read the journal", path)?;
+    let mut intent = None;
+    let mut stage = Stage::Prepared;
+    let lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    for (i, line) in lines.iter().enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let rec: Record = match serde_json::from_slice(line) {
+            Ok(r) => r,
+            Err(_) if i + 1 == lines.len() => break, // torn tail: not written whole
+            Err(e) => {
+                return Err(StoreError::Damaged {
+                    path: path.to_owned(),
+                    detail: format!("line {}: {e}", i + 1),
+                });
+            }
+        };
+        match rec {
+            Record::Intent(it) => intent = Some(*it),
+            Record::Commit => stage = Stage::Committed,
+            Record::Abort => stage = Stage::Aborted,
+            Record::Done => stage = Stage::Done,
+        }
+    }
+    Ok((intent, stage))
+}
+
+/// The journal files of a store, oldest first. Only names this module creates are listed.
+pub(crate) fn list(dir: &Path) -> Result<Vec<PathBuf>> {
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).ctx("list", dir),
+    };
+    let mut out = Vec::new();
+    for e in rd {
+        let e = e.ctx("list", dir)?;
+        let name = e.file_name();
+        if name
+            .to_str()
+            .is_some_and(|n| n.ends_with(".jsonl") && !n.starts_with('.'))
+        {
+            out.push(e.path());
+        }
+    }
+    out.sort();
+    Ok(out)
+}

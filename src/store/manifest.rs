@@ -1,0 +1,72 @@
+//! The manifest: for every managed file, the SHA-256 and size it had when the store last wrote
+//! it. `verify` and `check` compare the disk with it; only transactions change it.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::{IoContext, Result, StoreError};
+use super::hash::Sha256Digest;
+
+/// The recorded state of one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileState {
+    /// Digest of its bytes.
+    pub sha256: Sha256Digest,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// Every managed file, by path relative to the workspace root (sorted, `/`-separated).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Format version.
+    pub version: u32,
+    /// The files.
+    pub files: BTreeMap<String, FileState>,
+}
+
+impl Manifest {
+    pub(crate) fn load(path: &Path) -> Result<Self> {
+        let text = match fs::read(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(Manifest {
+                    version: 1,
+                    files: BTreeMap::new(),
+                });
+            }
+            Err(e) => return Err(e).ctx("read", path),
+        };
+        serde_json::from_slice(&text).map_err(|e| StoreError::Damaged {
+            path: path.to_owned(),
+            detail: e.to_string(),
+        })
+    }
+
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).expect("a manifest serializes");
+        v.push(b'\n');
+        v
+    }
+
+    /// Sets (`Some`) or removes (`None`) the entries of these paths.
+    pub(crate) fn upsert<'a>(
+        &mut self,
+        changes: impl IntoIterator<Item = (&'a str, Option<FileState>)>,
+    ) {
+        for (path, state) in changes {
+            match state {
+                Some(s) => {
+                    self.files.insert(path.to_owned(), s);
+                }
+                None => {
+                    self.files.remove(path);
+                }
+            }
+        }
+    }
+}

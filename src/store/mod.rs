@@ -1,0 +1,262 @@
+//! Durable state: atomic writes, the lock, transactions with their journal and recovery,
+//! backup objects, the manifest, streaming SHA-256.
+//!
+//! Invariant: nothing here knows JSON Schema, YAML or TOML documents; files are bytes. Every
+//! change to a managed file goes through a [`Transaction`], under the exclusive [`StoreLock`],
+//! after recovery of any interrupted transaction.
+//!
+//! On disk (`<root>/<state-dir>`, created 0700): `lock`, `journal/`, `objects/<sha256>`,
+//! `backups.jsonl`, `manifest.json`.
+
+mod atomic;
+mod error;
+mod hash;
+mod journal;
+mod lock;
+mod manifest;
+mod objects;
+mod sys;
+mod txn;
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+pub use atomic::{Durability, LinkPolicy, WriteOptions, Written, write_file};
+pub use error::{Result, StoreError};
+pub use hash::{ParseDigestError, Sha256Digest};
+pub use lock::{LockMode, StoreLock};
+pub use manifest::{FileState, Manifest};
+pub use objects::BackupRecord;
+pub use txn::{Committed, FileChange, Transaction};
+
+use crate::event::{Event, RecoveryAction, Sink};
+use error::IoContext;
+use journal::Stage;
+
+/// How a store is opened.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// The state directory, relative to the root (or absolute).
+    pub state_dir: PathBuf,
+    /// fsync or not.
+    pub durability: Durability,
+    /// What writes may do to links.
+    pub links: LinkPolicy,
+    /// The command line, recorded with each backup.
+    pub command: String,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            state_dir: PathBuf::from(".atomic"),
+            durability: Durability::Full,
+            links: LinkPolicy::default(),
+            command: String::new(),
+        }
+    }
+}
+
+/// What recovery does with a transaction that had committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecoverMode {
+    /// Finish it (the automatic choice).
+    RollForward,
+    /// Undo it: every file gets its old bytes back.
+    RollBack,
+}
+
+/// An open store, with its lock held for as long as it lives.
+#[derive(Debug)]
+pub struct Store {
+    root: PathBuf,
+    state: PathBuf,
+    durability: Durability,
+    links: LinkPolicy,
+    command: String,
+    lock: StoreLock,
+}
+
+impl Store {
+    /// Opens the store for writing: creates the state directory (0700) if needed, takes the
+    /// exclusive lock (reporting [`Event::LockWait`] if it must wait), and finishes any
+    /// interrupted transaction.
+    pub fn open(root: &Path, options: StoreOptions, sink: &mut dyn Sink) -> Result<Self> {
+        let store = Self::open_exclusive(root, options, sink)?;
+        store.recover(RecoverMode::RollForward, sink)?;
+        Ok(store)
+    }
+
+    /// Opens the store for writing without recovering: for `recover` itself, which decides.
+    pub fn open_exclusive(root: &Path, options: StoreOptions, sink: &mut dyn Sink) -> Result<Self> {
+        let root = fs::canonicalize(root).ctx("resolve the workspace root", root)?;
+        let state = root.join(&options.state_dir);
+        for d in [state.clone(), state.join("journal"), state.join("objects")] {
+            match fs::DirBuilder::new().mode(0o700).create(&d) {
+                Ok(()) => {
+                    if options.durability.syncs() {
+                        atomic::fsync_dir(d.parent().unwrap_or(&root))?;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e).ctx("create the state directory", d),
+            }
+        }
+        let lock = StoreLock::acquire(&state.join("lock"), LockMode::Exclusive, &mut |pid| {
+            sink.event(Event::LockWait { pid })
+        })?;
+        Ok(Store {
+            root,
+            state,
+            durability: options.durability,
+            links: options.links,
+            command: options.command,
+            lock,
+        })
+    }
+
+    /// Opens the store for reading under a shared lock, or `None` if it was never created.
+    /// An interrupted transaction is finished first (briefly taking the exclusive lock).
+    pub fn open_shared(
+        root: &Path,
+        options: StoreOptions,
+        sink: &mut dyn Sink,
+    ) -> Result<Option<Self>> {
+        let root = fs::canonicalize(root).ctx("resolve the workspace root", root)?;
+        let state = root.join(&options.state_dir);
+        if !state.join("lock").exists() {
+            return Ok(None);
+        }
+        if !journal::list(&state.join("journal"))?.is_empty() {
+            drop(Self::open(&root, options.clone(), sink)?);
+        }
+        let lock = StoreLock::acquire(&state.join("lock"), LockMode::Shared, &mut |pid| {
+            sink.event(Event::LockWait { pid })
+        })?;
+        Ok(Some(Store {
+            root,
+            state,
+            durability: options.durability,
+            links: options.links,
+            command: options.command,
+            lock,
+        }))
+    }
+
+    /// Finishes (or, with [`RecoverMode::RollBack`], undoes) every interrupted transaction,
+    /// and reports each. Needs the exclusive lock.
+    pub fn recover(&self, mode: RecoverMode, sink: &mut dyn Sink) -> Result<usize> {
+        assert_eq!(
+            self.lock.mode(),
+            LockMode::Exclusive,
+            "recovery needs the exclusive lock"
+        );
+        let mut n = 0;
+        for path in journal::list(&self.journal_dir())? {
+            let (intent, stage) = journal::read(&path)?;
+            let Some(intent) = intent else {
+                // The intent was torn: nothing after it ran, so nothing exists to clean.
+                journal::remove(&path)?;
+                continue;
+            };
+            let action = match (stage, mode) {
+                (Stage::Prepared, _) => {
+                    txn::discard(self, &intent)?;
+                    RecoveryAction::Discarded
+                }
+                (Stage::Committed, RecoverMode::RollForward) => {
+                    txn::apply(self, &intent, true)?;
+                    RecoveryAction::RolledForward
+                }
+                (Stage::Committed, RecoverMode::RollBack) => {
+                    journal::Journal::reopen(&path)?.abort(self.durability.syncs())?;
+                    txn::roll_back(self, &intent)?;
+                    RecoveryAction::RolledBack
+                }
+                (Stage::Aborted, _) => {
+                    txn::roll_back(self, &intent)?;
+                    RecoveryAction::RolledBack
+                }
+                (Stage::Done, _) => {
+                    journal::remove(&path)?;
+                    continue;
+                }
+            };
+            journal::remove(&path)?;
+            n += 1;
+            sink.event(Event::Recovered {
+                txid: intent.txid.clone(),
+                action,
+                files: intent
+                    .entries
+                    .iter()
+                    .map(|e| PathBuf::from(&e.path))
+                    .collect(),
+            });
+        }
+        Ok(n)
+    }
+
+    /// Starts a transaction; `op` names it in backup records (`write`, `restore`, ...).
+    pub fn transaction(&self, op: &str) -> Transaction<'_> {
+        assert_eq!(
+            self.lock.mode(),
+            LockMode::Exclusive,
+            "writing needs the exclusive lock"
+        );
+        Transaction::new(self, op)
+    }
+
+    /// The canonical workspace root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The state directory.
+    pub fn state_dir(&self) -> &Path {
+        &self.state
+    }
+
+    /// The manifest of managed files.
+    pub fn manifest(&self) -> Result<Manifest> {
+        Manifest::load(&self.manifest_path())
+    }
+
+    /// Every backup, oldest first.
+    pub fn backups(&self) -> Result<Vec<BackupRecord>> {
+        objects::read_index(&self.index_path())
+    }
+
+    /// The bytes of a backup, verified against its hash.
+    pub fn read_backup(&self, record: &BackupRecord) -> Result<Vec<u8>> {
+        self.objects()?.read_verified(&record.sha256)
+    }
+
+    /// The digest and size of a file under the root, streaming; `None` if it does not exist.
+    pub fn hash(&self, path: &Path) -> Result<Option<FileState>> {
+        txn::hash_file_opt(&self.root.join(path))
+    }
+
+    fn journal_dir(&self) -> PathBuf {
+        self.state.join("journal")
+    }
+
+    fn manifest_path(&self) -> PathBuf {
+        self.state.join("manifest.json")
+    }
+
+    fn index_path(&self) -> PathBuf {
+        self.state.join("backups.jsonl")
+    }
+
+    fn objects(&self) -> Result<objects::Objects> {
+        objects::Objects::open(self.state.join("objects"), self.durability.syncs())
+    }
+}
+
+/// Digest and size of any file, streaming in constant memory.
+pub fn hash_path(path: &Path) -> Result<FileState> {
+    txn::hash_file(path)
+}

@@ -1,0 +1,216 @@
+//! Backup objects (G3): the old bytes of every replaced or deleted file, content-addressed.
+//!
+//! `objects/<sha256>` holds bytes that hash to its name, with permission bits never wider than
+//! the file they came from. `backups.jsonl` indexes them by path and time, one JSON record a
+//! line, appended after each transaction (a torn last line is ignored). An object is verified
+//! by hash before anything is restored from it.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use super::error::{IoContext, Result, StoreError};
+use super::hash::Sha256Digest;
+use super::sys;
+
+/// One kept version of one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupRecord {
+    /// Short unique id, for `backups restore --id`.
+    pub id: String,
+    /// The transaction that replaced or deleted the file.
+    pub txid: String,
+    /// When (RFC 3339, UTC, milliseconds).
+    pub time: String,
+    /// The file, relative to the workspace root.
+    pub path: PathBuf,
+    /// The object holding its old bytes.
+    pub sha256: Sha256Digest,
+    /// Size of the old bytes.
+    pub size: u64,
+    /// Permission bits of the old file.
+    pub mode: u32,
+    /// What replaced it: `write`, `delete`, `restore`...
+    pub op: String,
+    /// The command that made the backup.
+    pub command: String,
+}
+
+impl BackupRecord {
+    /// A stable id for the backup of `path` in `txid`.
+    pub fn make_id(txid: &str, path: &Path) -> String {
+        let mut h = Sha256::new();
+        h.update(txid.as_bytes());
+        h.update([0]);
+        h.update(path.as_os_str().as_encoded_bytes());
+        Sha256Digest(h.finalize().into()).short(12)
+    }
+}
+
+/// The object directory of a store, open.
+#[derive(Debug)]
+pub(crate) struct Objects {
+    pub dir: PathBuf,
+    fd: OwnedFd,
+    sync: bool,
+}
+
+impl Objects {
+    pub fn open(dir: PathBuf, sync: bool) -> Result<Self> {
+        let fd = sys::open_dir(&dir).ctx("open", &dir)?;
+        Ok(Objects { dir, fd, sync })
+    }
+
+    /// Makes the renames of new objects durable.
+    pub fn sync_dir(&self) -> Result<()> {
+        sys::fsync(&self.fd).ctx("fsync", &self.dir)
+    }
+
+    pub fn path(&self, d: &Sha256Digest) -> PathBuf {
+        self.dir.join(d.to_string())
+    }
+
+    pub fn temp_name(d: &Sha256Digest) -> OsString {
+        sys::temp_name(OsStr::new(&d.short(16)))
+    }
+
+    /// Keeps the bytes of `src` (which must hash to `expected`) as an object. The copy goes
+    /// through `temp` and is verified while copying, so an object never holds other bytes than
+    /// its name says. Objects that exist already are only narrowed to `mode`.
+    pub fn keep(
+        &self,
+        src: &mut File,
+        src_path: &Path,
+        expected: &Sha256Digest,
+        mode: u32,
+        temp: &OsStr,
+    ) -> Result<()> {
+        let (dir_fd, sync) = (&self.fd, self.sync);
+        let final_name = OsString::from(expected.to_string());
+        let mode = mode & 0o777;
+        if let Ok(m) = fs::symlink_metadata(self.dir.join(&final_name)) {
+            let have = m.permissions().mode() & 0o777;
+            if have & !mode != 0 {
+                fs::set_permissions(
+                    self.dir.join(&final_name),
+                    fs::Permissions::from_mode(have & mode),
+                )
+                .ctx("narrow the permissions of", self.dir.join(&final_name))?;
+            }
+            return Ok(());
+        }
+        let temp_path = self.dir.join(temp);
+        let mut out = sys::create_excl(dir_fd, temp, mode & 0o600).ctx("create", &temp_path)?;
+        let result = (|| {
+            let mut hasher = Sha256::new();
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = match src.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e).ctx("read", src_path),
+                };
+                hasher.update(&buf[..n]);
+                out.write_all(&buf[..n]).ctx("write", &temp_path)?;
+            }
+            let actual = Sha256Digest(hasher.finalize().into());
+            if actual != *expected {
+                return Err(StoreError::Damaged {
+                    path: src_path.to_owned(),
+                    detail: "it changed while it was being backed up".into(),
+                });
+            }
+            sys::fchmod(&out, mode).ctx("set permissions of", &temp_path)?;
+            if sync {
+                sys::fsync(&out).ctx("fsync", &temp_path)?;
+            }
+            sys::rename_at(dir_fd, temp, &final_name).ctx("rename into place", self.path(expected))
+        })();
+        if result.is_err() {
+            let _ = sys::unlink_at(dir_fd, temp);
+        }
+        result
+    }
+
+    /// Reads an object and checks that its bytes hash to its name.
+    pub fn read_verified(&self, d: &Sha256Digest) -> Result<Vec<u8>> {
+        let path = self.path(d);
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::MissingObject { digest: *d });
+            }
+            Err(e) => return Err(e).ctx("read", path),
+        };
+        let actual = Sha256Digest::of(&bytes);
+        if actual != *d {
+            return Err(StoreError::CorruptObject {
+                expected: *d,
+                actual,
+            });
+        }
+        Ok(bytes)
+    }
+}
+
+/// Appends records to the index and (with `sync`) fsyncs it.
+pub(crate) fn append_index(path: &Path, records: &[BackupRecord], sync: bool) -> Result<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let mut text = Vec::new();
+    for r in records {
+        serde_json::to_writer(&mut text, r).expect("a backup record serializes");
+        text.push(b'\n');
+    }
+    let mut f = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)
+        .ctx("open", path)?;
+    f.write_all(&text).ctx("append to", path)?;
+    if sync {
+        sys::fsync(&f).ctx("fsync", path)?;
+    }
+    Ok(())
+}
+
+/// Reads the index, oldest first. A torn last line (a crash mid-append) is skipped; a damaged
+/// line elsewhere is an error.
+pub(crate) fn read_index(path: &Path) -> Result<Vec<BackupRecord>> {
+    let f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).ctx("open", path),
+    };
+    let lines: Vec<String> = BufReader::new(f)
+        .split(b'\n')
+        .map(|l| l.map(|b| String::from_utf8_lossy(&b).into_owned()))
+        .collect::<io::Result<_>>()
+        .ctx("read", path)?;
+    let mut out = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(line) {
+            Ok(r) => out.push(r),
+            Err(_) if i + 1 == lines.len() => {} // torn tail
+            Err(e) => {
+                return Err(StoreError::Damaged {
+                    path: path.to_owned(),
+                    detail: format!("line {}: {e}", i + 1),
+                });
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,690 @@
+//! All-or-nothing transactions over many files (G2).
+//!
+//! Guarantee: after a crash at any instant, every file of a transaction holds wholly its old
+//! bytes or, for all of them, wholly its new bytes, and no temp file is left once recovery ran.
+//!
+//! How it works, in order:
+//! 1. hash every target's current bytes (the "before"), and write the journal's intent, which
+//!    names every temp that may be created;
+//! 2. create missing directories, keep each old version as a backup object and stage each new
+//!    version in a temp beside its target, in parallel, each fsynced; fsync each directory once;
+//! 3. append COMMIT to the journal and fsync it: the single commit point;
+//! 4. rename every temp over its target (unlink for deletions), fsync each directory once,
+//!    update the manifest and the backup index, mark the journal done and remove it.
+//!
+//! An error before 3 removes the listed temps. An error after 3 appends ABORT and puts the old
+//! bytes back from the backup objects, so a failed command leaves the disk as it was. A crash
+//! is finished by [`super::recover`] at the start of the next command.
+//!
+//! Proven by the unit tests below and the crash and error sweeps in `tests/it/crash.rs`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::Store;
+use super::atomic::{self, NewMeta, Target};
+use super::error::{IoContext, Result, StoreError};
+use super::hash::Sha256Digest;
+use super::journal::{Entry, Intent, Journal};
+use super::manifest::FileState;
+use super::objects::{self, BackupRecord, Objects};
+use super::sys;
+
+/// A set of file changes that happen together or not at all.
+///
+/// Nothing touches the disk until [`commit`](Transaction::commit); dropping an uncommitted
+/// transaction discards it.
+#[derive(Debug)]
+#[must_use = "a transaction does nothing until it is committed"]
+pub struct Transaction<'s> {
+    store: &'s Store,
+    op: String,
+    pending: Vec<Pending>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    target: Target,
+    change: Change,
+}
+
+#[derive(Debug)]
+enum Change {
+    Write { bytes: Vec<u8>, mode: Option<u32> },
+    Delete,
+}
+
+/// What a committed transaction did to one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileChange {
+    /// As named, relative to the workspace root.
+    pub path: PathBuf,
+    /// Its state before (`None`: it did not exist).
+    pub before: Option<FileState>,
+    /// Its state after (`None`: deleted).
+    pub after: Option<FileState>,
+    /// The backup object of the old bytes, when there were old bytes and they changed.
+    pub backup: Option<Sha256Digest>,
+}
+
+impl FileChange {
+    /// The bytes did not change: the file was not touched.
+    pub fn unchanged(&self) -> bool {
+        self.before.is_some() && self.before == self.after
+    }
+}
+
+/// The outcome of [`Transaction::commit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    /// The transaction's id (also in backup records).
+    pub txid: String,
+    /// Each file, in the order it was added.
+    pub files: Vec<FileChange>,
+}
+
+impl<'s> Transaction<'s> {
+    pub(crate) fn new(store: &'s Store, op: &str) -> Self {
+        Transaction {
+            store,
+            op: op.to_owned(),
+            pending: Vec::new(),
+        }
+    }
+
+    /// Replaces (or creates) `path` with `bytes`. The path is resolved now, so a refused
+    /// symlink or hard link is reported here, before anything is written.
+    pub fn write(
+        &mut self,
+        path: impl AsRef<Path>,
+        bytes: impl Into<Vec<u8>>,
+    ) -> Result<&mut Self> {
+        self.add(
+            path.as_ref(),
+            Change::Write {
+                bytes: bytes.into(),
+                mode: None,
+            },
+        )
+    }
+
+    /// Like [`write`](Self::write), with explicit permission bits (a restore uses the backup's).
+    pub fn write_with_mode(
+        &mut self,
+        path: impl AsRef<Path>,
+        bytes: impl Into<Vec<u8>>,
+        mode: u32,
+    ) -> Result<&mut Self> {
+        self.add(
+            path.as_ref(),
+            Change::Write {
+                bytes: bytes.into(),
+                mode: Some(mode & 0o7777),
+            },
+        )
+    }
+
+    /// Deletes `path`; its bytes are kept as a backup first.
+    pub fn delete(&mut self, path: impl AsRef<Path>) -> Result<&mut Self> {
+        self.add(path.as_ref(), Change::Delete)
+    }
+
+    fn add(&mut self, path: &Path, change: Change) -> Result<&mut Self> {
+        let target = atomic::resolve(&self.store.root, path, self.store.links)?;
+        if matches!(change, Change::Delete) && target.existing.is_none() {
+            return Err(StoreError::Io {
+                op: "delete",
+                path: target.path,
+                source: io::ErrorKind::NotFound.into(),
+            });
+        }
+        if self.pending.iter().any(|p| p.target.real == target.real) {
+            return Err(StoreError::Duplicate { path: target.path });
+        }
+        self.pending.push(Pending { target, change });
+        Ok(self)
+    }
+
+    /// Makes every change, or none. See the module docs for the protocol.
+    pub fn commit(self) -> Result<Committed> {
+        let store = self.store;
+        let sync = store.durability.syncs();
+        let txid = new_txid();
+        let manifest = store.manifest()?;
+        let befores = parallel_map(&self.pending, |p| match p.target.existing {
+            Some(_) => hash_file(&store.root.join(&p.target.real)).map(Some),
+            None => Ok(None),
+        })?;
+        let mut entries = Vec::with_capacity(self.pending.len());
+        let mut payloads = Vec::with_capacity(self.pending.len());
+        for (p, before) in self.pending.into_iter().zip(befores) {
+            let path = path_key(&p.target.path)?;
+            let (after, bytes, mode) = match p.change {
+                Change::Write { bytes, mode } => {
+                    let after = FileState {
+                        sha256: Sha256Digest::of(&bytes),
+                        size: bytes.len() as u64,
+                    };
+                    let mode = mode.unwrap_or_else(|| NewMeta::for_target(&p.target).mode);
+                    (Some(after), Some(bytes), mode)
+                }
+                Change::Delete => (None, None, p.target.existing.map_or(0o600, |m| m.mode)),
+            };
+            let changed = before != after;
+            entries.push(Entry {
+                manifest_before: manifest.files.get(&path).copied(),
+                path,
+                real: path_key(&p.target.real)?,
+                temp: sys::temp_name(p.target.name()).into(),
+                before,
+                after,
+                mode,
+                uid: p.target.existing.map(|m| m.uid),
+                gid: p.target.existing.map(|m| m.gid),
+                backup_temp: before
+                    .filter(|_| changed)
+                    .map(|b| Objects::temp_name(&b.sha256).into()),
+            });
+            payloads.push(bytes.filter(|_| changed));
+        }
+        let files: Vec<FileChange> = entries
+            .iter()
+            .map(|e| FileChange {
+                path: PathBuf::from(&e.path),
+                before: e.before,
+                after: e.after,
+                backup: e.backup_temp.as_ref().and(e.before).map(|b| b.sha256),
+            })
+            .collect();
+        let all_recorded = entries
+            .iter()
+            .all(|e| e.before == e.after && e.manifest_before == e.after);
+        if all_recorded {
+            return Ok(Committed { txid, files });
+        }
+        let intent = Intent {
+            txid: txid.clone(),
+            time: now_rfc3339(),
+            command: store.command.clone(),
+            op: self.op,
+            created_dirs: missing_dirs(&store.root, &entries)?,
+            manifest_temp: sys::temp_name(OsStr::new("manifest.json")).into(),
+            entries,
+        };
+        let mut journal = Journal::create(&store.journal_dir(), &intent)?;
+        let prepared = prepare(store, &intent, &payloads).and_then(|()| journal.commit(sync));
+        if let Err(e) = prepared {
+            // Best effort: anything left is listed in the journal for the next recovery.
+            if discard(store, &intent).is_ok() {
+                let _ = super::journal::remove(&journal.path);
+            }
+            return Err(e);
+        }
+        if let Err(e) = apply(store, &intent, false) {
+            if journal.abort(sync).is_ok() && roll_back(store, &intent).is_ok() {
+                let _ = super::journal::remove(&journal.path);
+            }
+            return Err(e);
+        }
+        journal.finish()?;
+        Ok(Committed { txid, files })
+    }
+}
+
+/// Directories that must be created for the targets, outermost first, relative to the root.
+fn missing_dirs(root: &Path, entries: &[Entry]) -> Result<Vec<String>> {
+    let mut out = BTreeSet::new();
+    for e in entries {
+        let mut d = Path::new(&e.real).parent();
+        while let Some(dir) = d.filter(|d| !d.as_os_str().is_empty()) {
+            if root.join(dir).exists() {
+                break;
+            }
+            out.insert(path_key(dir)?);
+            d = dir.parent();
+        }
+    }
+    // BTreeSet order puts a parent before its children.
+    Ok(out.into_iter().collect())
+}
+
+/// Open directory fds, one per distinct directory.
+struct Dirs {
+    root: PathBuf,
+    fds: BTreeMap<PathBuf, OwnedFd>,
+}
+
+impl Dirs {
+    fn open<'a>(root: &Path, dirs: impl IntoIterator<Item = &'a Path>) -> Result<Self> {
+        let mut fds = BTreeMap::new();
+        for d in dirs {
+            if !fds.contains_key(d) {
+                let abs = root.join(d);
+                fds.insert(d.to_owned(), sys::open_dir(&abs).ctx("open", abs)?);
+            }
+        }
+        Ok(Dirs {
+            root: root.to_owned(),
+            fds,
+        })
+    }
+
+    fn fd(&self, dir: &Path) -> &OwnedFd {
+        &self.fds[dir]
+    }
+
+    fn sync_all(&self) -> Result<()> {
+        for (d, fd) in &self.fds {
+            sys::fsync(fd).ctx("fsync", self.root.join(d))?;
+        }
+        Ok(())
+    }
+}
+
+fn dir_of(real: &str) -> &Path {
+    Path::new(real).parent().unwrap_or(Path::new(""))
+}
+
+fn name_of(real: &str) -> &OsStr {
+    Path::new(real).file_name().unwrap_or_default()
+}
+
+/// Step 2: directories, backups and temps, all durable.
+fn prepare(store: &Store, intent: &Intent, payloads: &[Option<Vec<u8>>]) -> Result<()> {
+    let sync = store.durability.syncs();
+    for d in &intent.created_dirs {
+        let abs = store.root.join(d);
+        fs::create_dir(&abs).ctx("create the directory", &abs)?;
+    }
+    let objects = store.objects()?;
+    let dirs = Dirs::open(&store.root, intent.entries.iter().map(|e| dir_of(&e.real)))?;
+    let work: Vec<(&Entry, &Option<Vec<u8>>)> = intent.entries.iter().zip(payloads).collect();
+    parallel_map(&work, |(e, bytes)| {
+        let dir = dir_of(&e.real);
+        let abs_dir = store.root.join(dir);
+        if let (Some(before), Some(temp)) = (e.before, &e.backup_temp) {
+            let src = abs_dir.join(name_of(&e.real));
+            objects.keep(
+                &mut open_nofollow(&src)?,
+                &src,
+                &before.sha256,
+                e.mode,
+                &temp.os(),
+            )?;
+        }
+        if let Some(bytes) = bytes {
+            let meta = NewMeta {
+                mode: e.mode,
+                from_existing: e.before.is_some(),
+            };
+            atomic::stage(
+                dirs.fd(dir),
+                &abs_dir,
+                name_of(&e.real),
+                &temp_os(e),
+                bytes,
+                meta,
+                sync,
+            )?;
+        }
+        Ok(())
+    })?;
+    if sync {
+        dirs.sync_all()?;
+        objects.sync_dir()?;
+        atomic::fsync_dir(&store.journal_dir())?;
+        let mut parents: BTreeSet<&Path> = BTreeSet::new();
+        for d in &intent.created_dirs {
+            parents.insert(Path::new(d).parent().unwrap_or(Path::new("")));
+        }
+        for p in parents {
+            atomic::fsync_dir(&store.root.join(p))?;
+        }
+    }
+    Ok(())
+}
+
+fn temp_os(e: &Entry) -> std::ffi::OsString {
+    e.temp.os()
+}
+
+/// Step 4 (and roll-forward in recovery, with `verify`): put every new version in place, then
+/// record it. With `verify`, each file's current bytes are checked against the journal first,
+/// so a file changed by someone else since is never overwritten.
+pub(super) fn apply(store: &Store, intent: &Intent, verify: bool) -> Result<()> {
+    let sync = store.durability.syncs();
+    let dirs = Dirs::open(&store.root, intent.entries.iter().map(|e| dir_of(&e.real)))?;
+    for e in &intent.entries {
+        if e.before == e.after {
+            continue;
+        }
+        let dir = dir_of(&e.real);
+        let fd = dirs.fd(dir);
+        let target = store.root.join(&e.real);
+        if verify {
+            let now = hash_file_opt(&target)?;
+            if now == e.after {
+                sys::unlink_at_if_exists(fd, &temp_os(e)).ctx("remove", dir.join(temp_os(e)))?;
+                continue;
+            }
+            if now != e.before {
+                return Err(conflict(intent, e, now));
+            }
+            if e.after.is_some() {
+                let temp = store.root.join(dir).join(temp_os(e));
+                match hash_file_opt(&temp)? {
+                    Some(t) if Some(t) == e.after => {}
+                    _ => {
+                        return Err(StoreError::Damaged {
+                            path: temp,
+                            detail: "the staged temp file is missing or differs from the journal"
+                                .into(),
+                        });
+                    }
+                }
+            }
+        }
+        match e.after {
+            Some(_) => sys::rename_at(fd, &temp_os(e), name_of(&e.real))
+                .ctx("rename into place", &target)?,
+            None => sys::unlink_at(fd, name_of(&e.real)).ctx("delete", &target)?,
+        }
+    }
+    if sync {
+        dirs.sync_all()?;
+    }
+    write_manifest(
+        store,
+        intent,
+        intent.entries.iter().map(|e| (e.path.as_str(), e.after)),
+    )?;
+    let mut records: Vec<BackupRecord> = intent
+        .entries
+        .iter()
+        .filter(|e| e.backup_temp.is_some())
+        .filter_map(|e| {
+            let b = e.before?;
+            Some(BackupRecord {
+                id: BackupRecord::make_id(&intent.txid, Path::new(&e.path)),
+                txid: intent.txid.clone(),
+                time: intent.time.clone(),
+                path: PathBuf::from(&e.path),
+                sha256: b.sha256,
+                size: b.size,
+                mode: e.mode,
+                op: if e.after.is_some() {
+                    intent.op.clone()
+                } else {
+                    "delete".into()
+                },
+                command: intent.command.clone(),
+            })
+        })
+        .collect();
+    if verify {
+        let have: BTreeSet<String> = objects::read_index(&store.index_path())?
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        records.retain(|r| !have.contains(&r.id));
+    }
+    objects::append_index(&store.index_path(), &records, sync)
+}
+
+/// Undo a committed transaction: every file gets its old bytes back (from the verified backup
+/// objects), new files are removed, the manifest entries are put back.
+pub(super) fn roll_back(store: &Store, intent: &Intent) -> Result<()> {
+    let sync = store.durability.syncs();
+    let objects = store.objects()?;
+    let dirs = Dirs::open(
+        &store.root,
+        intent
+            .entries
+            .iter()
+            .map(|e| dir_of(&e.real))
+            .filter(|d| store.root.join(d).is_dir()),
+    )?;
+    for e in &intent.entries {
+        let dir = dir_of(&e.real);
+        let Some(fd) = dirs.fds.get(dir) else {
+            continue; // its directory was never created: nothing of it exists
+        };
+        let target = store.root.join(&e.real);
+        let now = hash_file_opt(&target)?;
+        if now != e.before {
+            if now != e.after {
+                return Err(conflict(intent, e, now));
+            }
+            match e.before {
+                None => sys::unlink_at(fd, name_of(&e.real)).ctx("delete", &target)?,
+                Some(b) => {
+                    let bytes = objects.read_verified(&b.sha256)?;
+                    sys::unlink_at_if_exists(fd, &temp_os(e))
+                        .ctx("remove", dir.join(temp_os(e)))?;
+                    let meta = NewMeta {
+                        mode: e.mode,
+                        from_existing: now.is_some(),
+                    };
+                    let abs_dir = store.root.join(dir);
+                    atomic::stage(
+                        fd,
+                        &abs_dir,
+                        name_of(&e.real),
+                        &temp_os(e),
+                        &bytes,
+                        meta,
+                        sync,
+                    )?;
+                    if let (None, Some(uid), Some(gid)) = (now, e.uid, e.gid) {
+                        let f = open_nofollow(&abs_dir.join(temp_os(e)))?;
+                        sys::fchown_if_permitted(&f, uid, gid).ctx("set the owner of", &target)?;
+                        sys::fchmod(&f, e.mode).ctx("set permissions of", &target)?;
+                    }
+                    sys::rename_at(fd, &temp_os(e), name_of(&e.real))
+                        .ctx("rename into place", &target)?;
+                }
+            }
+        }
+        sys::unlink_at_if_exists(fd, &temp_os(e)).ctx("remove", dir.join(temp_os(e)))?;
+    }
+    if sync {
+        dirs.sync_all()?;
+    }
+    write_manifest(
+        store,
+        intent,
+        intent
+            .entries
+            .iter()
+            .map(|e| (e.path.as_str(), e.manifest_before)),
+    )?;
+    remove_backup_temps(store, intent)?;
+    remove_created_dirs(store, intent)
+}
+
+/// Undo a transaction that never committed: only its listed temps exist; remove them.
+pub(super) fn discard(store: &Store, intent: &Intent) -> Result<()> {
+    for e in &intent.entries {
+        let abs = store.root.join(dir_of(&e.real)).join(temp_os(e));
+        match fs::remove_file(&abs) {
+            Ok(()) => {}
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => return Err(err).ctx("remove", abs),
+        }
+    }
+    let mtemp = store.state.join(intent.manifest_temp.os());
+    let _ = fs::remove_file(&mtemp);
+    remove_backup_temps(store, intent)?;
+    remove_created_dirs(store, intent)
+}
+
+fn remove_backup_temps(store: &Store, intent: &Intent) -> Result<()> {
+    let objects = store.objects()?;
+    for t in intent.entries.iter().filter_map(|e| e.backup_temp.as_ref()) {
+        let abs = objects.dir.join(t.os());
+        match fs::remove_file(&abs) {
+            Ok(()) => {}
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => return Err(err).ctx("remove", abs),
+        }
+    }
+    Ok(())
+}
+
+/// Removes the directories the transaction created, innermost first, if they are empty.
+fn remove_created_dirs(store: &Store, intent: &Intent) -> Result<()> {
+    for d in intent.created_dirs.iter().rev() {
+        let abs = store.root.join(d);
+        match fs::remove_dir(&abs) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => {}
+            Err(e) => return Err(e).ctx("remove the directory", abs),
+        }
+    }
+    Ok(())
+}
+
+/// Rewrites the manifest with these entries set, atomically, through the journal's listed temp.
+fn write_manifest<'a>(
+    store: &Store,
+    intent: &Intent,
+    changes: impl IntoIterator<Item = (&'a str, Option<FileState>)>,
+) -> Result<()> {
+    let sync = store.durability.syncs();
+    let mut manifest = store.manifest()?;
+    let old = manifest.clone();
+    manifest.upsert(changes);
+    if manifest == old {
+        return Ok(());
+    }
+    let fd = sys::open_dir(&store.state).ctx("open", &store.state)?;
+    let temp = intent.manifest_temp.os();
+    sys::unlink_at_if_exists(&fd, &temp).ctx("remove", store.state.join(&temp))?;
+    let meta = NewMeta {
+        mode: 0o600,
+        from_existing: false,
+    };
+    atomic::stage(
+        &fd,
+        &store.state,
+        OsStr::new("manifest.json"),
+        &temp,
+        &manifest.to_bytes(),
+        meta,
+        sync,
+    )?;
+    sys::rename_at(&fd, &temp, OsStr::new("manifest.json"))
+        .ctx("rename into place", store.manifest_path())?;
+    if sync {
+        sys::fsync(&fd).ctx("fsync", &store.state)?;
+    }
+    Ok(())
+}
+
+fn conflict(intent: &Intent, e: &Entry, now: Option<FileState>) -> StoreError {
+    StoreError::Conflict {
+        txid: intent.txid.clone(),
+        path: PathBuf::from(&e.path),
+        actual: now.map_or("missing".into(), |s| s.sha256.to_string()),
+    }
+}
+
+fn open_nofollow(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
+        .ctx("open", path)
+}
+
+/// Digest and size of a file, streaming.
+pub(crate) fn hash_file(path: &Path) -> Result<FileState> {
+    let f = open_nofollow(path)?;
+    let (sha256, size) = Sha256Digest::of_reader(f).ctx("read", path)?;
+    Ok(FileState { sha256, size })
+}
+
+/// Like [`hash_file`], `None` when the file does not exist.
+pub(crate) fn hash_file_opt(path: &Path) -> Result<Option<FileState>> {
+    match hash_file(path) {
+        Ok(s) => Ok(Some(s)),
+        Err(StoreError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Paths in the journal and manifest are UTF-8 with `/` separators.
+pub(crate) fn path_key(p: &Path) -> Result<String> {
+    p.to_str()
+        .map(str::to_owned)
+        .ok_or_else(|| StoreError::NotRegular { path: p.to_owned() })
+}
+
+/// Runs `f` over `items` on up to 8 threads (fsync latency overlaps; the kernel groups the
+/// commits) and returns the results in order, or the first error.
+fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
+    let threads = items.len().min(8);
+    if threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<R>>>> =
+        Mutex::new((0..items.len()).map(|_| None).collect());
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= items.len() || failed.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let r = f(&items[i]);
+                    if r.is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
+                }
+            });
+        }
+    });
+    let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut out = Vec::with_capacity(results.len());
+    let mut first_err = None;
+    for r in results {
+        match r {
+            Some(Ok(v)) => out.push(v),
+            Some(Err(e)) => {
+                first_err.get_or_insert(e);
+            }
+            None => {}
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+/// A unique, time-sortable transaction id.
+fn new_txid() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("{ms:013}-{}", sys::random_hex())
+}
+
+pub(crate) fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}

@@ -1,0 +1,4 @@
+//! Integration tests: the real `cargo-atomic` binary on real temp workspaces.
+
+mod cli;
+mod support;
