@@ -35,6 +35,10 @@ pub fn run(argv: Vec<std::ffi::OsString>) -> i32 {
             };
         }
     };
+    if std::env::var_os("__CARGO_ATOMIC_TEST_PANIC").is_some() {
+        // Lets the tests prove what a user sees when the tool has a bug.
+        panic!("panic requested by __CARGO_ATOMIC_TEST_PANIC");
+    }
     let g = &cli.global;
     let mut p = Printer::new(
         g.message_format,
@@ -91,7 +95,7 @@ fn dispatch(cli: &Cli, command_line: String, p: &mut Printer) -> Result<i32, Err
                 .map(|f| ws.relative(&cwd, f))
                 .collect::<Result<Vec<_>, _>>()?;
             let outcome = ops::verify(&ws, &paths, p)?;
-            finish(p, Some("verifying"), outcome)
+            finish(p, Some("verification"), outcome)
         }
         Command::Recover { rollback } => {
             let outcome = ops::recover(&ws, *rollback, p)?;

@@ -152,7 +152,7 @@ impl Printer {
     }
 
     /// The last line of a command that looked at files.
-    pub fn summary(&mut self, verb: &str, outcome: &Outcome) {
+    pub fn summary(&mut self, noun: &str, outcome: &Outcome) {
         match self.format {
             MessageFormat::Json => self.json(&serde_json::json!({
                 "reason": "summary",
@@ -163,7 +163,7 @@ impl Printer {
             })),
             _ if outcome.errors > 0 => {
                 let msg = format!(
-                    "{verb} {} {} found {} error{}\n",
+                    "{noun} of {} {} found {} error{}\n",
                     outcome.files,
                     plural(outcome.files, "file"),
                     outcome.errors,
@@ -178,7 +178,11 @@ impl Printer {
             }
             _ => self.status(
                 "Finished",
-                &format!("{verb} {} {}", outcome.files, plural(outcome.files, "file")),
+                &format!(
+                    "{noun} of {} {}",
+                    outcome.files,
+                    plural(outcome.files, "file")
+                ),
             ),
         }
     }

@@ -1,4 +1,7 @@
 //! Integration tests: the real `cargo-atomic` binary on real temp workspaces.
 
 mod cli;
+mod concurrency;
+mod snapshots;
+mod store;
 mod support;

@@ -145,8 +145,16 @@ impl Run {
     }
 }
 
+/// Runs a command with colour variables removed, so output does not depend on the caller.
 pub fn run(mut cmd: Command, stdin: Option<&[u8]>) -> Run {
-    cmd.env_remove("CARGO_TERM_COLOR").env_remove("NO_COLOR");
+    cmd.env_remove("CARGO_TERM_COLOR")
+        .env_remove("NO_COLOR")
+        .env_remove("COLUMNS");
+    run_unfiltered(cmd, stdin)
+}
+
+/// Runs a command with the environment it was given.
+pub fn run_unfiltered(mut cmd: Command, stdin: Option<&[u8]>) -> Run {
     cmd.stdin(if stdin.is_some() {
         Stdio::piped()
     } else {

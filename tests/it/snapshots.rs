@@ -1,0 +1,72 @@
+//! What a person reads: every `--help`, and the JSON lines, as insta snapshots in `snapshots/`.
+
+use crate::support::*;
+
+const COMMANDS: &[&[&str]] = &[
+    &[],
+    &["write"],
+    &["verify"],
+    &["recover"],
+    &["backups"],
+    &["backups", "list"],
+    &["backups", "restore"],
+];
+
+#[test]
+fn every_help_text() {
+    let ws = Ws::new();
+    for cmd in COMMANDS {
+        let mut args: Vec<&str> = cmd.to_vec();
+        args.push("--help");
+        let r = ws.run(&args).ok();
+        let name = if cmd.is_empty() {
+            "help".to_owned()
+        } else {
+            format!("help-{}", cmd.join("-"))
+        };
+        snapshots(|| insta::assert_snapshot!(name, r.stdout));
+    }
+}
+
+#[test]
+fn json_lines_of_write_verify_and_backups() {
+    let ws = Ws::new();
+    ws.put("config/app.json", "{\"port\": 80}\n");
+    let mut lines = Vec::new();
+    let w = ws
+        .run_stdin(
+            &["write", "config/app.json", "--message-format", "json"],
+            Some(b"{\"port\": 8080}\n"),
+        )
+        .ok();
+    lines.push(w.stdout);
+    let v = ws.run(&["verify", "--message-format", "json"]).ok();
+    lines.push(v.stdout);
+    ws.put("config/app.json", "{\"port\": \"eighty\"}\n");
+    let v = ws.run(&["verify", "--message-format", "json"]).code(1);
+    lines.push(v.stdout);
+    let b = ws
+        .run(&["backups", "list", "--message-format", "json"])
+        .ok();
+    lines.push(b.stdout);
+    let text = lines.concat();
+    snapshots(|| {
+        insta::with_settings!({filters => vec![
+            (r#""txid":"[0-9a-f-]+""#, r#""txid":"[txid]""#),
+            (r#""time":"[0-9TZ:.-]+""#, r#""time":"[time]""#),
+            (r#""id":"[0-9a-f]{12}""#, r#""id":"[id]""#),
+        ]}, {
+            insta::assert_snapshot!("json-lines", text);
+        })
+    });
+}
+
+#[test]
+fn human_output_of_an_integrity_finding() {
+    let ws = Ws::new();
+    ws.run_stdin(&["write", "app.toml"], Some(b"port = 80\n"))
+        .ok();
+    ws.put("app.toml", "port = 81\n");
+    let r = ws.run(&["verify"]).code(1);
+    snapshots(|| insta::assert_snapshot!("verify-human", r.stderr));
+}
