@@ -259,3 +259,21 @@ fn a_writer_waits_for_the_lock_and_says_whom_it_waits_for() {
     );
     assert_eq!(ws.read("a.json"), "2\n");
 }
+
+#[test]
+fn the_starter_config_template_is_a_valid_config() {
+    let ws = Ws::new();
+    let template = concat!(env!("CARGO_MANIFEST_DIR"), "/templates/atomic.toml");
+    ws.run(&["--config", template, "verify"]).ok();
+    ws.put(
+        "atomic.toml",
+        "[settings]\nstate-dir = '.atomic'\ndurabilty = 'full'\n",
+    );
+    let r = ws.run(&["verify"]).code(2);
+    assert!(r.stderr.contains("atomic.toml:3:1"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("unknown field `durabilty`"),
+        "{}",
+        r.stderr
+    );
+}

@@ -2,6 +2,7 @@
 
 mod cli;
 mod concurrency;
+mod readme;
 mod snapshots;
 mod store;
 mod support;

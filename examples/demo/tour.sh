@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# A tour of cargo atomic on a copy of this demo workspace. Needs `cargo atomic` on PATH
+# (`cargo install --locked --path .` from the repository root).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cp -R "$here/." "$work/"
+rm -rf "$work/.atomic"
+cd "$work"
+chmod 600 config/secrets.toml
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+
+step "cargo atomic write config/app.json   # atomic, durable, old bytes kept"
+sed 's/"port": 8080/"port": 9090/' config/app.json | cargo atomic write config/app.json
+
+step "cargo atomic write config/secrets.toml   # stays 0600"
+echo 'api_token = "rotated"' | cargo atomic write config/secrets.toml
+ls -l config/secrets.toml
+
+step "cargo atomic verify   # every managed file matches its recorded sha256"
+cargo atomic verify
+
+step "edit config/app.json by hand, then verify again (exit 1: a finding)"
+echo '{"port": "eighty"}' > config/app.json
+cargo atomic verify || echo "(exit $?)"
+
+step "cargo atomic backups list"
+cargo atomic backups list
+
+step "cargo atomic backups restore config/app.json   # the hand edit becomes a backup too"
+cargo atomic backups restore config/app.json
+grep port config/app.json
+cargo atomic backups list config/app.json
+
+step "cargo atomic --message-format json verify"
+cargo atomic --message-format json verify
+
+step "cargo atomic recover   # nothing interrupted; every command would finish one first"
+cargo atomic recover

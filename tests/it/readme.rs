@@ -1,0 +1,55 @@
+//! The README's quick start works: the demo tour runs end to end with the built binary as
+//! `cargo atomic`.
+
+use std::process::Command;
+
+use crate::support::*;
+
+#[test]
+fn readme_starts_with_exactly_two_commands() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let block = readme.split("```").nth(1).expect("a code block");
+    let commands: Vec<&str> = block
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(commands.len(), 2, "{commands:?}");
+    assert!(commands[0].contains("cargo install") && commands[0].contains("examples/demo/tour.sh"));
+    assert_eq!(commands[1], "cargo test --locked");
+}
+
+#[test]
+fn the_demo_tour_runs_end_to_end() {
+    let bin_dir = bin().parent().unwrap().to_owned();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/demo/tour.sh"
+    ));
+    cmd.env("PATH", path);
+    let r = run(cmd, None).ok();
+    assert!(
+        r.stdout.contains("Finished verification of 2 files")
+            || r.stderr.contains("Finished verification of 2 files")
+    );
+    assert!(r.stderr.contains("error[integrity]"), "{}", r.stderr);
+    assert!(
+        r.stdout.contains("-rw------- "),
+        "secrets stay 0600: {}",
+        r.stdout
+    );
+    // The tour works on a copy: the demo in the repository is untouched.
+    assert!(
+        !std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/demo/.atomic"
+        ))
+        .exists()
+    );
+}
