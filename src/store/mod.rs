@@ -16,6 +16,8 @@ mod lock;
 mod manifest;
 mod objects;
 mod sys;
+#[cfg(test)]
+mod tests;
 mod txn;
 
 use std::fs;

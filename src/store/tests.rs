@@ -1,0 +1,336 @@
+//! Unit tests of the store as a whole: transactions, and recovery from journals left in every
+//! stage (written here by hand, as a crash would leave them).
+
+use std::fs;
+use std::path::Path;
+
+use super::journal::{Entry, Intent, Journal};
+use super::*;
+use crate::event::{Discard, Event, RecoveryAction};
+
+fn open(root: &Path) -> Store {
+    Store::open(root, StoreOptions::default(), &mut Discard).unwrap()
+}
+
+fn state(bytes: &[u8]) -> FileState {
+    FileState {
+        sha256: Sha256Digest::of(bytes),
+        size: bytes.len() as u64,
+    }
+}
+
+fn no_temps(root: &Path) {
+    let mut stack = vec![root.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            assert!(
+                !p.to_string_lossy().ends_with(".atomic-tmp"),
+                "temp left: {}",
+                p.display()
+            );
+            if e.file_type().unwrap().is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+}
+
+#[test]
+fn commit_writes_every_file_keeps_backups_and_records_the_manifest() {
+    let t = tempfile::tempdir().unwrap();
+    fs::write(t.path().join("a"), "old a").unwrap();
+    let store = open(t.path());
+    let mut tx = store.transaction("write");
+    tx.write("a", "new a").unwrap();
+    tx.write("sub/dir/b", "new b").unwrap();
+    let done = tx.commit().unwrap();
+    assert_eq!(fs::read_to_string(t.path().join("a")).unwrap(), "new a");
+    assert_eq!(
+        fs::read_to_string(t.path().join("sub/dir/b")).unwrap(),
+        "new b"
+    );
+    assert_eq!(done.files[0].backup, Some(Sha256Digest::of(b"old a")));
+    assert_eq!(done.files[1].backup, None);
+    let m = store.manifest().unwrap();
+    assert_eq!(m.files["a"], state(b"new a"));
+    assert_eq!(m.files["sub/dir/b"], state(b"new b"));
+    let backups = store.backups().unwrap();
+    assert_eq!(backups.len(), 1);
+    assert_eq!(store.read_backup(&backups[0]).unwrap(), b"old a");
+    assert!(journal::list(&store.journal_dir()).unwrap().is_empty());
+    no_temps(t.path());
+}
+
+#[test]
+fn dropping_an_uncommitted_transaction_changes_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    fs::write(t.path().join("a"), "old").unwrap();
+    let store = open(t.path());
+    {
+        let mut tx = store.transaction("write");
+        tx.write("a", "new").unwrap();
+        tx.write("n/new", "x").unwrap();
+    }
+    assert_eq!(fs::read_to_string(t.path().join("a")).unwrap(), "old");
+    assert!(!t.path().join("n").exists());
+    assert!(store.manifest().unwrap().files.is_empty());
+    no_temps(t.path());
+}
+
+#[test]
+fn identical_bytes_touch_nothing_but_are_recorded() {
+    let t = tempfile::tempdir().unwrap();
+    fs::write(t.path().join("a"), "same").unwrap();
+    let mtime = fs::metadata(t.path().join("a"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let store = open(t.path());
+    let mut tx = store.transaction("write");
+    tx.write("a", "same").unwrap();
+    let done = tx.commit().unwrap();
+    assert!(done.files[0].unchanged());
+    assert_eq!(
+        fs::metadata(t.path().join("a"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        mtime
+    );
+    assert_eq!(store.manifest().unwrap().files["a"], state(b"same"));
+    assert!(store.backups().unwrap().is_empty());
+}
+
+#[test]
+fn delete_keeps_a_backup_and_forgets_the_file() {
+    let t = tempfile::tempdir().unwrap();
+    let store = open(t.path());
+    let mut tx = store.transaction("write");
+    tx.write("gone", "bytes").unwrap();
+    tx.commit().unwrap();
+    let mut tx = store.transaction("write");
+    tx.delete("gone").unwrap();
+    tx.commit().unwrap();
+    assert!(!t.path().join("gone").exists());
+    assert!(!store.manifest().unwrap().files.contains_key("gone"));
+    let b = store.backups().unwrap();
+    assert_eq!(
+        (b[0].op.as_str(), store.read_backup(&b[0]).unwrap()),
+        ("delete", b"bytes".to_vec())
+    );
+}
+
+#[test]
+fn the_same_path_twice_and_deleting_nothing_are_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let store = open(t.path());
+    let mut tx = store.transaction("write");
+    tx.write("a", "1").unwrap();
+    assert!(matches!(
+        tx.write("a", "2"),
+        Err(StoreError::Duplicate { .. })
+    ));
+    assert!(tx.delete("missing").is_err());
+}
+
+/// A journal as a crash after staging leaves it: intent written, temp staged, backup kept.
+fn crashed(root: &Path, old: &[u8], new: &[u8], commit: bool, abort: bool) -> (Store, String) {
+    fs::write(root.join("f"), old).unwrap();
+    let store = open(root);
+    let temp = ".f.0123456789abcdef.atomic-tmp";
+    fs::write(root.join(temp), new).unwrap();
+    fs::write(
+        store
+            .state
+            .join("objects")
+            .join(Sha256Digest::of(old).to_string()),
+        old,
+    )
+    .unwrap();
+    let intent = Intent {
+        txid: "0000000000001-feedfacefeedface".into(),
+        time: "2026-11-25T20:00:00.000Z".into(),
+        command: "test".into(),
+        op: "write".into(),
+        created_dirs: vec![],
+        manifest_temp: std::ffi::OsString::from(".manifest.json.x.atomic-tmp").into(),
+        entries: vec![Entry {
+            path: "f".into(),
+            real: "f".into(),
+            temp: std::ffi::OsString::from(temp).into(),
+            before: Some(state(old)),
+            after: Some(state(new)),
+            mode: 0o644,
+            uid: None,
+            gid: None,
+            backup_temp: Some(std::ffi::OsString::from(".bk.atomic-tmp").into()),
+            manifest_before: None,
+        }],
+    };
+    let mut j = Journal::create(&store.journal_dir(), &intent).unwrap();
+    if commit {
+        j.commit(true).unwrap();
+    }
+    if abort {
+        j.abort(true).unwrap();
+    }
+    (store, intent.txid)
+}
+
+fn recover(store: &Store, mode: RecoverMode) -> Result<Vec<Event>> {
+    let mut events = Vec::new();
+    store.recover(mode, &mut events)?;
+    Ok(events)
+}
+
+#[test]
+fn recovery_discards_a_transaction_that_never_committed() {
+    let t = tempfile::tempdir().unwrap();
+    let (store, txid) = crashed(t.path(), b"old", b"new", false, false);
+    let events = recover(&store, RecoverMode::RollForward).unwrap();
+    assert!(
+        matches!(&events[0], Event::Recovered { txid: id, action: RecoveryAction::Discarded, .. } if *id == txid)
+    );
+    assert_eq!(fs::read(t.path().join("f")).unwrap(), b"old");
+    no_temps(t.path());
+    assert!(journal::list(&store.journal_dir()).unwrap().is_empty());
+}
+
+#[test]
+fn recovery_rolls_a_committed_transaction_forward() {
+    let t = tempfile::tempdir().unwrap();
+    let (store, _) = crashed(t.path(), b"old", b"new", true, false);
+    let events = recover(&store, RecoverMode::RollForward).unwrap();
+    assert!(matches!(
+        &events[0],
+        Event::Recovered {
+            action: RecoveryAction::RolledForward,
+            ..
+        }
+    ));
+    assert_eq!(fs::read(t.path().join("f")).unwrap(), b"new");
+    assert_eq!(store.manifest().unwrap().files["f"], state(b"new"));
+    assert_eq!(store.backups().unwrap().len(), 1);
+    // Recovering twice (a crash during recovery) changes nothing more.
+    assert!(
+        recover(&store, RecoverMode::RollForward)
+            .unwrap()
+            .is_empty()
+    );
+    no_temps(t.path());
+}
+
+#[test]
+fn rollback_undoes_a_committed_transaction() {
+    let t = tempfile::tempdir().unwrap();
+    let (store, _) = crashed(t.path(), b"old", b"new", true, false);
+    // Half done: the rename happened before the crash.
+    fs::rename(
+        t.path().join(".f.0123456789abcdef.atomic-tmp"),
+        t.path().join("f"),
+    )
+    .unwrap();
+    recover(&store, RecoverMode::RollBack).unwrap();
+    assert_eq!(fs::read(t.path().join("f")).unwrap(), b"old");
+    assert!(store.manifest().unwrap().files.is_empty());
+    no_temps(t.path());
+}
+
+#[test]
+fn an_aborted_transaction_is_rolled_back_even_when_asked_to_roll_forward() {
+    let t = tempfile::tempdir().unwrap();
+    let (store, _) = crashed(t.path(), b"old", b"new", true, true);
+    fs::rename(
+        t.path().join(".f.0123456789abcdef.atomic-tmp"),
+        t.path().join("f"),
+    )
+    .unwrap();
+    let events = recover(&store, RecoverMode::RollForward).unwrap();
+    assert!(matches!(
+        &events[0],
+        Event::Recovered {
+            action: RecoveryAction::RolledBack,
+            ..
+        }
+    ));
+    assert_eq!(fs::read(t.path().join("f")).unwrap(), b"old");
+}
+
+#[test]
+fn recovery_never_overwrites_a_file_changed_since_the_crash() {
+    let t = tempfile::tempdir().unwrap();
+    let (store, _) = crashed(t.path(), b"old", b"new", true, false);
+    fs::write(t.path().join("f"), b"edited by hand").unwrap();
+    let err = recover(&store, RecoverMode::RollForward).unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+    assert_eq!(fs::read(t.path().join("f")).unwrap(), b"edited by hand");
+    assert_eq!(
+        journal::list(&store.journal_dir()).unwrap().len(),
+        1,
+        "the journal is kept"
+    );
+}
+
+#[test]
+fn a_torn_intent_is_removed_and_nothing_else_is_touched() {
+    let t = tempfile::tempdir().unwrap();
+    let store = open(t.path());
+    fs::write(t.path().join("keep.atomic-tmp"), "not ours to delete").unwrap();
+    fs::write(
+        store.journal_dir().join("0000000000001-aa.jsonl"),
+        "{\"kind\":\"intent\",\"txid\":",
+    )
+    .unwrap();
+    assert!(
+        recover(&store, RecoverMode::RollForward)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(journal::list(&store.journal_dir()).unwrap().is_empty());
+    assert!(
+        t.path().join("keep.atomic-tmp").exists(),
+        "never delete by pattern"
+    );
+}
+
+#[test]
+fn a_corrupt_backup_object_is_never_restored() {
+    let t = tempfile::tempdir().unwrap();
+    let store = open(t.path());
+    let mut tx = store.transaction("write");
+    tx.write("f", "v1").unwrap();
+    tx.commit().unwrap();
+    let mut tx = store.transaction("write");
+    tx.write("f", "v2").unwrap();
+    tx.commit().unwrap();
+    let rec = &store.backups().unwrap()[0];
+    fs::write(
+        store.state.join("objects").join(rec.sha256.to_string()),
+        "tampered",
+    )
+    .unwrap();
+    assert!(matches!(
+        store.read_backup(rec),
+        Err(StoreError::CorruptObject { .. })
+    ));
+}
+
+#[test]
+fn the_backup_index_tolerates_a_torn_tail_but_not_a_damaged_middle() {
+    let t = tempfile::tempdir().unwrap();
+    let store = open(t.path());
+    let mut tx = store.transaction("write");
+    tx.write("f", "v1").unwrap();
+    tx.commit().unwrap();
+    let mut tx = store.transaction("write");
+    tx.write("f", "v2").unwrap();
+    tx.commit().unwrap();
+    let index = store.index_path();
+    let whole = fs::read_to_string(&index).unwrap();
+    fs::write(&index, format!("{whole}{{\"id\":\"abc")).unwrap();
+    assert_eq!(store.backups().unwrap().len(), 1);
+    fs::write(&index, format!("garbage\n{whole}")).unwrap();
+    assert!(matches!(store.backups(), Err(StoreError::Damaged { .. })));
+}
