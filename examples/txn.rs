@@ -3,6 +3,7 @@
 //! SOURCE) or `delete:PATH`. Paths are relative to ROOT. Prints one line per file; exits 2 on
 //! failure, like the CLI.
 
+use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -43,7 +44,9 @@ fn run(root: &Path, ops: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     for op in ops.iter().filter(|o| *o != "--atomic") {
         if let Some(spec) = op.strip_prefix("write:") {
             let (path, source) = spec.split_once('=').ok_or("write:PATH=SOURCE")?;
-            tx.write(path, std::fs::read(source)?)?;
+            let bytes =
+                std::fs::read(source).map_err(|e| format!("cannot read `{source}`: {e}"))?;
+            tx.write(path, bytes)?;
         } else if let Some(path) = op.strip_prefix("delete:") {
             tx.delete(path)?;
         } else {
@@ -51,8 +54,12 @@ fn run(root: &Path, ops: &[String]) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let done = tx.commit()?;
+    // The transaction is done: a failure to print it must not look like a failed transaction
+    // (`println!` would panic), so write errors on stdout are ignored.
+    let mut out = std::io::stdout().lock();
     for f in done.files {
-        println!(
+        let _ = writeln!(
+            out,
             "{} {:?} -> {:?}",
             f.path.display(),
             f.before.map(|s| s.sha256),

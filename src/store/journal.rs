@@ -138,7 +138,13 @@ impl Journal {
             .open(&path)
             .ctx("create the journal", &path)?;
         let mut j = Journal { path, file };
-        j.append(&Record::Intent(Box::new(intent.clone())), false)?;
+        if let Err(e) = j.append(&Record::Intent(Box::new(intent.clone())), false) {
+            // Nothing else exists yet: a failed command leaves no journal behind either.
+            let Journal { path, file } = j;
+            drop(file);
+            let _ = remove(&path);
+            return Err(e);
+        }
         Ok(j)
     }
 
@@ -176,11 +182,15 @@ impl Journal {
         self.append(&Record::Abort, sync)
     }
 
-    /// Marks the transaction finished and removes the journal.
-    pub fn finish(mut self) -> Result<()> {
-        self.append(&Record::Done, false)?;
+    /// Marks the transaction finished and removes the journal. Best effort, and so it returns
+    /// nothing: it runs once every file is in place, when failing would report a change that
+    /// happened as one that did not. A journal left behind is harmless: the next recovery
+    /// removes it at once if it says DONE, and otherwise rolls forward, which finds every file
+    /// new already. The removal is tried even if DONE could not be written.
+    pub fn finish(mut self) {
+        let _ = self.append(&Record::Done, false);
         drop(self.file);
-        remove(&self.path)
+        let _ = remove(&self.path);
     }
 }
 

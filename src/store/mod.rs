@@ -128,8 +128,13 @@ impl Store {
     ) -> Result<Option<Self>> {
         let root = fs::canonicalize(root).ctx("resolve the workspace root", root)?;
         let state = root.join(&options.state_dir);
-        if !state.join("lock").exists() {
-            return Ok(None);
+        // Not `Path::exists`, which reads any error as "no store": a reader would then report
+        // that there is nothing to check instead of failing.
+        let lock = state.join("lock");
+        match fs::symlink_metadata(&lock) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).ctx("inspect", lock),
         }
         if !journal::list(&state.join("journal"))?.is_empty() {
             drop(Self::open(&root, options.clone(), sink)?);

@@ -233,7 +233,9 @@ impl<'s> Transaction<'s> {
             }
             return Err(e);
         }
-        journal.finish()?;
+        // Every file is new and recorded now, so nothing after this may report failure: a
+        // failed command must mean "nothing changed". `finish` is best effort for that reason.
+        journal.finish();
         Ok(Committed { txid, files })
     }
 }
@@ -244,8 +246,13 @@ fn missing_dirs(root: &Path, entries: &[Entry]) -> Result<Vec<String>> {
     for e in entries {
         let mut d = Path::new(&e.real).parent();
         while let Some(dir) = d.filter(|d| !d.as_os_str().is_empty()) {
-            if root.join(dir).exists() {
-                break;
+            // Not `Path::exists`, which reads any error as "missing": a directory listed here
+            // is removed again by a rollback, so an existing one must never be listed.
+            let abs = root.join(dir);
+            match fs::metadata(&abs) {
+                Ok(_) => break,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).ctx("inspect", abs),
             }
             out.insert(path_key(dir)?);
             d = dir.parent();
@@ -405,6 +412,11 @@ pub(super) fn apply(store: &Store, intent: &Intent, verify: bool) -> Result<()> 
         intent,
         intent.entries.iter().map(|e| (e.path.as_str(), e.after)),
     )?;
+    if verify {
+        // The manifest may be new already, and then nothing above removed a temp that an
+        // interrupted attempt left.
+        remove_manifest_temp(store, intent)?;
+    }
     let mut records: Vec<BackupRecord> = intent
         .entries
         .iter()
@@ -443,14 +455,18 @@ pub(super) fn apply(store: &Store, intent: &Intent, verify: bool) -> Result<()> 
 pub(super) fn roll_back(store: &Store, intent: &Intent) -> Result<()> {
     let sync = store.durability.syncs();
     let objects = store.objects()?;
-    let dirs = Dirs::open(
-        &store.root,
-        intent
-            .entries
-            .iter()
-            .map(|e| dir_of(&e.real))
-            .filter(|d| store.root.join(d).is_dir()),
-    )?;
+    let mut present = Vec::new();
+    for e in &intent.entries {
+        // A directory that does not exist was never created: nothing of its entries exists.
+        // Any other error must stop the rollback, not skip the files in it.
+        let abs = store.root.join(dir_of(&e.real));
+        match fs::metadata(&abs) {
+            Ok(_) => present.push(dir_of(&e.real)),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => return Err(err).ctx("inspect", abs),
+        }
+    }
+    let dirs = Dirs::open(&store.root, present)?;
     for e in &intent.entries {
         let dir = dir_of(&e.real);
         let Some(fd) = dirs.fds.get(dir) else {
@@ -505,6 +521,9 @@ pub(super) fn roll_back(store: &Store, intent: &Intent) -> Result<()> {
             .iter()
             .map(|e| (e.path.as_str(), e.manifest_before)),
     )?;
+    // `write_manifest` writes nothing when the manifest already holds the old entries, so a
+    // temp left by the attempt that failed (or was killed) must be removed here.
+    remove_manifest_temp(store, intent)?;
     remove_backup_temps(store, intent)?;
     remove_created_dirs(store, intent)
 }
@@ -519,10 +538,18 @@ pub(super) fn discard(store: &Store, intent: &Intent) -> Result<()> {
             Err(err) => return Err(err).ctx("remove", abs),
         }
     }
-    let mtemp = store.state.join(intent.manifest_temp.os());
-    let _ = fs::remove_file(&mtemp);
+    remove_manifest_temp(store, intent)?;
     remove_backup_temps(store, intent)?;
     remove_created_dirs(store, intent)
+}
+
+fn remove_manifest_temp(store: &Store, intent: &Intent) -> Result<()> {
+    let abs = store.state.join(intent.manifest_temp.os());
+    match fs::remove_file(&abs) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(err) => Err(err).ctx("remove", abs),
+    }
 }
 
 fn remove_backup_temps(store: &Store, intent: &Intent) -> Result<()> {
@@ -581,8 +608,10 @@ fn write_manifest<'a>(
         meta,
         sync,
     )?;
-    sys::rename_at(&fd, &temp, OsStr::new("manifest.json"))
-        .ctx("rename into place", store.manifest_path())?;
+    if let Err(e) = sys::rename_at(&fd, &temp, OsStr::new("manifest.json")) {
+        let _ = sys::unlink_at(&fd, &temp);
+        return Err(e).ctx("rename into place", store.manifest_path());
+    }
     if sync {
         sys::fsync(&fd).ctx("fsync", &store.state)?;
     }
@@ -634,7 +663,7 @@ fn parallel_map<T: Sync, R: Send>(
     items: &[T],
     f: impl Fn(&T) -> Result<R> + Sync,
 ) -> Result<Vec<R>> {
-    let threads = items.len().min(8);
+    let threads = items.len().min(max_threads());
     if threads <= 1 {
         return items.iter().map(f).collect();
     }
@@ -675,6 +704,21 @@ fn parallel_map<T: Sync, R: Send>(
         Some(e) => Err(e),
         None => Ok(out),
     }
+}
+
+/// The most threads [`parallel_map`] uses: 8, or `CARGO_ATOMIC_THREADS` when it is a positive
+/// number. `1` makes every system call of a transaction happen on one thread in a fixed order,
+/// which the crash and error sweeps need: `strace` counts the calls it injects into per
+/// thread, so calls made on worker threads could not be singled out.
+fn max_threads() -> usize {
+    static MAX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *MAX.get_or_init(|| {
+        std::env::var("CARGO_ATOMIC_THREADS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(8)
+    })
 }
 
 /// A unique, time-sortable transaction id.

@@ -2,6 +2,7 @@
 
 mod cli;
 mod concurrency;
+mod crash;
 mod readme;
 mod snapshots;
 mod store;
