@@ -219,10 +219,21 @@ impl<'s> Transaction<'s> {
             entries,
         };
         let mut journal = Journal::create(&store.journal_dir(), &intent)?;
-        let prepared = prepare(store, &intent, &payloads).and_then(|()| journal.commit(sync));
-        if let Err(e) = prepared {
+        if let Err(e) = prepare(store, &intent, &payloads) {
             // Best effort: anything left is listed in the journal for the next recovery.
             if discard(store, &intent).is_ok() {
+                let _ = super::journal::remove(&journal.path);
+            }
+            return Err(e);
+        }
+        if let Err(e) = journal.commit(sync) {
+            // The COMMIT record may be on disk even though its fsync failed. Before a single
+            // temp goes, the journal must say "not committed" (ABORT) or be gone; otherwise a
+            // later recovery would roll forward onto missing temps. If neither can be done,
+            // everything stays for recovery to finish.
+            let undone =
+                journal.abort(sync).is_ok() || super::journal::remove(&journal.path).is_ok();
+            if undone && discard(store, &intent).is_ok() {
                 let _ = super::journal::remove(&journal.path);
             }
             return Err(e);
@@ -525,7 +536,39 @@ pub(super) fn roll_back(store: &Store, intent: &Intent) -> Result<()> {
     // temp left by the attempt that failed (or was killed) must be removed here.
     remove_manifest_temp(store, intent)?;
     remove_backup_temps(store, intent)?;
-    remove_created_dirs(store, intent)
+    remove_created_dirs(store, intent)?;
+    settle(store, intent)
+}
+
+/// Makes the clean-up of a discarded or rolled-back transaction durable before its journal
+/// goes: otherwise a power loss could bring back temps that no journal lists any more (and
+/// recovery never deletes by pattern).
+fn settle(store: &Store, intent: &Intent) -> Result<()> {
+    if !store.durability.syncs() {
+        return Ok(());
+    }
+    let parent = |d: &String| {
+        let abs = store.root.join(d);
+        abs.parent()
+            .map_or_else(|| store.root.clone(), Path::to_owned)
+    };
+    let mut dirs: BTreeSet<PathBuf> = intent
+        .entries
+        .iter()
+        .map(|e| store.root.join(dir_of(&e.real)))
+        .chain(intent.created_dirs.iter().map(parent))
+        .collect();
+    dirs.insert(store.state.clone());
+    dirs.insert(store.state.join("objects"));
+    for d in dirs {
+        match atomic::fsync_dir(&d) {
+            Ok(()) => {}
+            // A directory the transaction created, which the clean-up removed again.
+            Err(StoreError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Undo a transaction that never committed: only its listed temps exist; remove them.
@@ -540,7 +583,8 @@ pub(super) fn discard(store: &Store, intent: &Intent) -> Result<()> {
     }
     remove_manifest_temp(store, intent)?;
     remove_backup_temps(store, intent)?;
-    remove_created_dirs(store, intent)
+    remove_created_dirs(store, intent)?;
+    settle(store, intent)
 }
 
 fn remove_manifest_temp(store: &Store, intent: &Intent) -> Result<()> {
