@@ -6,6 +6,8 @@
 
 mod backups;
 mod recover;
+mod schemas;
+mod validate;
 mod verify;
 mod workspace;
 mod write;
@@ -15,8 +17,9 @@ use std::path::{Path, PathBuf};
 
 pub use backups::{list_backups, restore};
 pub use recover::recover;
+pub use validate::{ValidateRequest, validate};
 pub use verify::verify;
-pub use workspace::{Config, Settings, Workspace};
+pub use workspace::{Config, SchemasConfig, Settings, ValidateEntry, Workspace, config_schema};
 pub use write::{WriteRequest, write};
 
 use crate::exit;

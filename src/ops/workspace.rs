@@ -11,18 +11,21 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::Error;
 use crate::store::{Durability, StoreOptions};
 
 /// The `[settings]` table.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct Settings {
     /// The state directory, relative to the workspace root.
     pub state_dir: PathBuf,
-    /// `full` (fsync) or `atomic` (no fsync).
+    /// `full`: fsync every write, surviving power loss (the default); `atomic`: skip fsync,
+    /// for outputs a build can regenerate.
+    #[schemars(with = "DurabilityName")]
     pub durability: Durability,
 }
 
@@ -35,24 +38,66 @@ impl Default for Settings {
     }
 }
 
+/// How `[settings] durability` is spelled (the store's `Durability` knows no schemas).
+#[derive(JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[allow(dead_code)]
+enum DurabilityName {
+    Full,
+    Atomic,
+}
+
+/// One `[[validate]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ValidateEntry {
+    /// Globs, relative to the workspace root (`.gitignore` is respected).
+    pub files: Vec<String>,
+    /// The schema, relative to the workspace root.
+    pub schema: PathBuf,
+}
+
+/// The `[schemas]` table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct SchemasConfig {
+    /// URI prefix → local directory (relative to the root): how `$ref`s to `http(s)://` schemas
+    /// resolve offline, e.g. `"https://example.com/schemas/" = "schemas/vendor/"`.
+    pub map: std::collections::BTreeMap<String, PathBuf>,
+}
+
 /// `atomic.toml`. The tables that later commands read are accepted here and checked by them.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[schemars(title = "atomic.toml", description = "Configuration of cargo atomic")]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct Config {
     /// `[settings]`.
     pub settings: Settings,
-    /// `[[validate]]`.
-    pub validate: Vec<toml::Table>,
+    /// `[[validate]]`: which files, against which schema.
+    pub validate: Vec<ValidateEntry>,
     /// `[[merge]]`.
+    #[schemars(with = "Vec<serde_json::Map<String, serde_json::Value>>")]
     pub merge: Vec<toml::Table>,
     /// `[[rotate]]`.
+    #[schemars(with = "Vec<serde_json::Map<String, serde_json::Value>>")]
     pub rotate: Vec<toml::Table>,
     /// `[backups]`.
+    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
     pub backups: Option<toml::Table>,
     /// `[audit]`.
+    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
     pub audit: Option<toml::Table>,
-    /// `[schemas]`.
-    pub schemas: Option<toml::Table>,
+    /// `[schemas]`: offline locations of remote schemas.
+    pub schemas: SchemasConfig,
+}
+
+/// The JSON Schema of `atomic.toml`, generated from [`Config`]. The committed copy in
+/// `schemas/atomic.schema.json` is checked against it by a test.
+pub fn config_schema() -> serde_json::Value {
+    let schema = schemars::generate::SchemaSettings::draft2020_12()
+        .into_generator()
+        .into_root_schema_for::<Config>();
+    serde_json::to_value(schema).expect("a schema serializes")
 }
 
 /// A workspace: its root, its configuration, and where that came from.
