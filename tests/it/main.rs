@@ -2,6 +2,7 @@
 
 mod cli;
 mod concurrency;
+mod corpus_jsonschema;
 mod readme;
 mod snapshots;
 mod store;
