@@ -248,17 +248,17 @@ impl Printer {
             MessageFormat::Json => self.json(&serde_json::json!({
                 "reason": "summary",
                 "files": outcome.files,
-                "errors": outcome.errors,
+                "errors": outcome.errors + outcome.fatal,
                 "warnings": outcome.warnings,
                 "written": outcome.written,
             })),
-            _ if outcome.errors > 0 => {
+            _ if outcome.errors + outcome.fatal > 0 => {
+                let n = outcome.errors + outcome.fatal;
                 let msg = format!(
-                    "{noun} of {} {} found {} error{}\n",
+                    "{noun} of {} {} found {n} error{}\n",
                     outcome.files,
                     plural(outcome.files, "file"),
-                    outcome.errors,
-                    if outcome.errors == 1 { "" } else { "s" }
+                    if n == 1 { "" } else { "s" }
                 );
                 let line = format!(
                     "{}{}",

@@ -86,6 +86,9 @@ pub struct Outcome {
     pub warnings: usize,
     /// Files written or deleted.
     pub written: usize,
+    /// Findings that stop the command from doing its job (a schema that does not compile, a
+    /// `$ref` that cannot be resolved offline): exit 2 rather than 1.
+    pub fatal: usize,
 }
 
 impl Outcome {

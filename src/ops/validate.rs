@@ -72,6 +72,7 @@ pub fn validate(
                 continue;
             }
             match d.severity {
+                Severity::Error if d.code == Code::Config => outcome.fatal += 1,
                 Severity::Error => outcome.errors += 1,
                 Severity::Warning => outcome.warnings += 1,
             }

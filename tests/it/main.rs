@@ -7,3 +7,4 @@ mod readme;
 mod snapshots;
 mod store;
 mod support;
+mod validate;
