@@ -397,7 +397,7 @@ fn bad_input_gets_a_located_finding_never_a_panic() {
     let r = ws.run(&["validate", "utf8.json", "--message-format", "short"]);
     assert!(
         r.stderr
-            .contains("utf8.json:1:9: error[parse]: invalid UTF-8"),
+            .contains("utf8.json:1:8: error[parse]: invalid UTF-8"),
         "{}",
         r.stderr
     );
@@ -442,7 +442,7 @@ fn github_and_sarif_formats() {
         ])
         .code(1);
     assert!(
-        r.stdout.starts_with("::error file=c.json,line=1,col=33,"),
+        r.stdout.starts_with("::error file=c.json,line=1,col=34,"),
         "{}",
         r.stdout
     );
