@@ -462,6 +462,6 @@ fn github_and_sarif_formats() {
     assert_eq!(result["ruleId"], "schema");
     assert_eq!(
         result["locations"][0]["physicalLocation"]["region"]["startColumn"],
-        33
+        34
     );
 }
