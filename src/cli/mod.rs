@@ -49,6 +49,14 @@ pub fn run(argv: Vec<std::ffi::OsString>) -> i32 {
     let code = match dispatch(&cli, command_line, &mut p) {
         Ok(code) => code,
         Err(e) => {
+            if let Error::ConfigFindings { diagnostics, .. } = &e {
+                for d in diagnostics {
+                    cargo_atomic::event::Sink::event(
+                        &mut p,
+                        cargo_atomic::event::Event::Diagnostic(d.clone()),
+                    );
+                }
+            }
             p.error(&e);
             e.exit_code()
         }

@@ -39,6 +39,14 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// The configuration file has findings (each located).
+    #[error("invalid configuration in `{}` ({} problem{})", path.display(), diagnostics.len(), if diagnostics.len() == 1 { "" } else { "s" })]
+    ConfigFindings {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong, where.
+        diagnostics: Vec<crate::diagnostic::Diagnostic>,
+    },
     /// An I/O failure outside the store.
     #[error("cannot {op} `{}`", path.display())]
     Io {
@@ -68,9 +76,11 @@ impl Error {
     /// changed"). One place, exhaustive, so a new variant must choose.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Usage(_) | Error::Config { .. } | Error::Io { .. } | Error::Store(_) => {
-                exit::FAILURE
-            }
+            Error::Usage(_)
+            | Error::Config { .. }
+            | Error::ConfigFindings { .. }
+            | Error::Io { .. }
+            | Error::Store(_) => exit::FAILURE,
         }
     }
 }

@@ -15,6 +15,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::Error;
+use crate::doc::{self, Format, Limits, schema};
 use crate::store::{Durability, StoreOptions};
 
 /// The `[settings]` table.
@@ -261,7 +262,11 @@ fn load_default_config(root: &Path) -> Result<(Config, Option<PathBuf>), Error> 
 }
 
 fn load_config_file(path: &Path) -> Result<Config, Error> {
-    let text = fs::read_to_string(path).map_err(|e| Error::io("read the config", path, e))?;
+    let bytes = fs::read(path).map_err(|e| Error::io("read the config", path, e))?;
+    check_config(path, &bytes)?;
+    let text = String::from_utf8_lossy(&bytes);
+    // The schema check above catches what users get wrong; serde may still refuse what a
+    // schema cannot say, and is located the same way.
     toml::from_str(&text).map_err(|e| {
         let at = e
             .span()
@@ -277,6 +282,54 @@ fn load_config_file(path: &Path) -> Result<Config, Error> {
             message: e.message().to_owned(),
         }
     })
+}
+
+/// Validates `atomic.toml` against the schema generated from [`Config`], so a bad config gets
+/// every finding located, like any other validated file.
+fn check_config(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    static SCHEMA: std::sync::OnceLock<Result<schema::Schema, String>> = std::sync::OnceLock::new();
+    let shown = path
+        .file_name()
+        .map_or_else(|| path.to_owned(), PathBuf::from);
+    let findings = |diagnostics| Error::ConfigFindings {
+        path: path.to_owned(),
+        diagnostics,
+    };
+    let docs = match doc::parse(Format::Toml, bytes, &Limits::default()) {
+        Ok(d) => d,
+        Err(p) => {
+            let text = String::from_utf8_lossy(bytes);
+            return Err(findings(vec![super::validate::problem_diagnostic(
+                &shown, &text, &p,
+            )]));
+        }
+    };
+    let compiled = SCHEMA.get_or_init(|| {
+        schema::compile(
+            &config_schema(),
+            &schema::CompileOptions::default(),
+            std::sync::Arc::new(schema::NoSource),
+        )
+        .map_err(|p| p.to_string())
+    });
+    let schema = compiled
+        .as_ref()
+        .expect("the generated config schema compiles");
+    let Some(value) = docs.first().filter(|v| !schema.is_valid(v)) else {
+        return Ok(());
+    };
+    let text = std::str::from_utf8(bytes).unwrap_or_default();
+    let index = doc::index(Format::Toml, text);
+    let diagnostics = schema
+        .validate(value)
+        .iter()
+        .map(|e| super::validate::schema_diagnostic(&shown, text, index.first(), e))
+        .map(|mut d| {
+            d.code = crate::diagnostic::Code::Config;
+            d
+        })
+        .collect();
+    Err(findings(diagnostics))
 }
 
 #[cfg(test)]
@@ -301,9 +354,18 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("atomic.toml");
         fs::write(&p, "[settings]\ndurability = \"sometimes\"\n").unwrap();
-        let err = load_config_file(&p).unwrap_err().to_string();
-        assert!(err.contains("atomic.toml:2:14"), "{err}");
-        assert!(err.contains("sometimes"), "{err}");
+        let Err(Error::ConfigFindings { diagnostics, .. }) = load_config_file(&p) else {
+            panic!("expected located findings");
+        };
+        assert_eq!(
+            (diagnostics[0].line, diagnostics[0].column),
+            (Some(2), Some(14))
+        );
+        assert!(
+            diagnostics[0].message.contains("sometimes"),
+            "{:?}",
+            diagnostics[0]
+        );
     }
 
     #[test]
