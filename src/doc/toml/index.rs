@@ -145,7 +145,7 @@ pub(super) fn duplicate(text: &str, error: &TomlError) -> Problem {
     );
     let message = match extends {
         Some(kind) => {
-            format!("duplicate key `{shown}`: a dotted key cannot extend the {kind} defined first")
+            format!("duplicate key `{shown}`: the {kind} defined first cannot be extended")
         }
         None => format!("duplicate key `{shown}`"),
     };

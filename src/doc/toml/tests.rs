@@ -169,7 +169,7 @@ fn duplicates_in_every_form_name_both_places() {
     );
     check_dup(
         "a = 1\na.b = 2",
-        "duplicate key `a`: a dotted key cannot extend the integer defined first",
+        "duplicate key `a`: the integer defined first cannot be extended",
         sp(2, 1, 2, 2),
         sp(1, 1, 1, 2),
     );
@@ -184,6 +184,18 @@ fn duplicates_in_every_form_name_both_places() {
         "duplicate key `\"é ü\"`",
         sp(2, 1, 2, 6),
         sp(1, 1, 1, 6),
+    );
+    check_dup(
+        "[t]\na = { b = 1 }\n[t.a.c]",
+        "duplicate key `t.a`: the inline table defined first cannot be extended",
+        sp(3, 4, 3, 5),
+        sp(2, 1, 2, 2),
+    );
+    check_dup(
+        "a = {x = {y = 1, y = 2}}",
+        "duplicate key `a.x.y`",
+        sp(1, 18, 1, 19),
+        sp(1, 11, 1, 12),
     );
     // Later duplicates do not hide the first one's places.
     check_dup(
