@@ -3,6 +3,7 @@
 mod cli;
 mod concurrency;
 mod corpus_toml;
+mod doc_index;
 mod readme;
 mod snapshots;
 mod store;
