@@ -3,6 +3,8 @@
 mod cli;
 mod concurrency;
 mod corpus_jsonschema;
+mod corpus_toml;
+mod doc_index;
 mod readme;
 mod snapshots;
 mod store;
