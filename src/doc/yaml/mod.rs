@@ -31,6 +31,7 @@
 //!   no document at all (empty, or only comments) gives no values.
 
 mod events;
+mod index;
 mod scan;
 #[cfg(test)]
 mod tests;
@@ -48,18 +49,15 @@ use serde_saphyr::{
 };
 
 use super::span::LineIndex;
-use super::{Limits, Problem, SpanIndex};
+use super::{Limits, Problem};
 use crate::diagnostic::Code;
+
+pub(crate) use index::index;
 
 /// Parses every document of the stream `text` into a value (see the module docs for how YAML
 /// maps to JSON).
 pub(crate) fn parse(text: &str, limits: &Limits) -> Result<Vec<Value>, Problem> {
     parse_located(text, limits).map_err(|fault| fault.into_problem(text, limits))
-}
-
-pub(crate) fn index(text: &str) -> Vec<SpanIndex> {
-    let _ = text;
-    todo!("yaml span index")
 }
 
 fn parse_located(text: &str, limits: &Limits) -> Result<Vec<Value>, Fault> {

@@ -2,9 +2,9 @@
 
 use serde_json::{Value, json};
 
-use super::parse;
+use super::{index, parse};
 use crate::diagnostic::Code;
-use crate::doc::{Limits, Pos, Problem, Span};
+use crate::doc::{Limits, Pos, Problem, Span, SpanIndex};
 
 fn values(text: &str) -> Vec<Value> {
     parse(text, &Limits::default()).unwrap_or_else(|p| panic!("{text:?}: {p:?}"))
@@ -42,6 +42,36 @@ fn span(l1: u32, c1: u32, l2: u32, c2: u32) -> Span {
         start: pos(l1, c1),
         end: pos(l2, c2),
     }
+}
+
+/// The source text that `span` covers (lines and columns counted as `Pos` counts them).
+fn cut(text: &str, span: Span) -> String {
+    let offset = |p: Pos| {
+        let line_start: usize = text
+            .split_inclusive('\n')
+            .take(p.line as usize - 1)
+            .map(str::len)
+            .sum();
+        let rest = &text[line_start..];
+        line_start
+            + rest
+                .char_indices()
+                .nth(p.column as usize - 1)
+                .map_or(rest.len(), |(i, _)| i)
+    };
+    text[offset(span.start)..offset(span.end)].to_owned()
+}
+
+/// The text at `pointer` in document `doc`, and the text of its key.
+fn at(text: &str, ix: &[SpanIndex], doc: usize, pointer: &str) -> (String, Option<String>) {
+    let l = ix[doc]
+        .get(pointer)
+        .unwrap_or_else(|| panic!("{pointer:?} not indexed in document {doc}"));
+    (cut(text, l.value), l.key.map(|k| cut(text, k)))
+}
+
+fn value_at(text: &str, pointer: &str) -> String {
+    at(text, &index(text), 0, pointer).0
 }
 
 // ---- values ----
@@ -111,6 +141,7 @@ fn scalar_keys_become_their_text() {
         json!({"1": "a", "true": "b", "null": "c", "~": "d", "1.5": "e", "0x0B": "f", "q": "g"})
     );
     assert_eq!(one(": omitted\n"), json!({"": "omitted"}));
+    assert_eq!(value_at(": omitted\n", "/"), "omitted");
 }
 
 #[test]
@@ -347,6 +378,7 @@ fn hostile_depth_neither_overflows_the_stack_nor_parses() {
     ] {
         let p = problem(&text);
         assert_eq!(p.code, Code::Limit, "{p:?}");
+        let _ = index(&text);
     }
 }
 
@@ -413,4 +445,198 @@ fn a_long_duplicate_key_is_shortened_in_the_message() {
     assert_eq!(p.code, Code::DuplicateKey);
     assert!(p.message.chars().count() < 80, "{}", p.message);
     assert_eq!(p.related.unwrap().0.start, pos(1, 3));
+}
+
+// ---- spans ----
+
+#[test]
+fn nested_mappings_have_exact_spans() {
+    let text = "server:\n  host: example.org\n  tls:\n    enabled: true\nport: 80\n";
+    let ix = index(text);
+    assert_eq!(ix.len(), 1);
+    let root = ix[0].get("").unwrap();
+    assert_eq!(root.value, span(1, 1, 5, 9));
+    assert_eq!(root.key, None);
+    let host = ix[0].get("/server/host").unwrap();
+    assert_eq!(host.value, span(2, 9, 2, 20));
+    assert_eq!(host.key, Some(span(2, 3, 2, 7)));
+    let server = ix[0].get("/server").unwrap();
+    assert_eq!(server.value, span(2, 3, 4, 18));
+    assert_eq!(server.key, Some(span(1, 1, 1, 7)));
+    assert_eq!(
+        at(text, &ix, 0, "/server/tls/enabled"),
+        ("true".into(), Some("enabled".into()))
+    );
+    assert_eq!(
+        at(text, &ix, 0, "/port"),
+        ("80".into(), Some("port".into()))
+    );
+}
+
+#[test]
+fn sequences_of_mappings() {
+    let text = "items:\n  - name: a\n    size: 1\n  - name: b\n";
+    let ix = index(text);
+    assert_eq!(
+        value_at(text, "/items"),
+        "- name: a\n    size: 1\n  - name: b"
+    );
+    assert_eq!(
+        at(text, &ix, 0, "/items/0"),
+        ("name: a\n    size: 1".into(), None)
+    );
+    assert_eq!(
+        ix[0].get("/items/1/name").unwrap().value,
+        span(4, 11, 4, 12)
+    );
+    assert_eq!(at(text, &ix, 0, "/items/1/name").1.as_deref(), Some("name"));
+}
+
+#[test]
+fn flow_style() {
+    let text = "{a: 1, b: [x, \"y z\"], c: {d: 'e'}}\n";
+    let ix = index(text);
+    assert_eq!(value_at(text, ""), text.trim_end());
+    assert_eq!(value_at(text, "/b"), "[x, \"y z\"]");
+    assert_eq!(value_at(text, "/b/1"), "\"y z\"");
+    assert_eq!(at(text, &ix, 0, "/c/d"), ("'e'".into(), Some("d".into())));
+    assert_eq!(ix[0].get("/b/0").unwrap().value, span(1, 12, 1, 13));
+
+    let text = "s: [a: 1, b]\nm: {k, l: [\n  x ]}\n";
+    let ix = index(text);
+    assert_eq!(value_at(text, "/s/0"), "a: 1");
+    assert_eq!(value_at(text, "/s/0/a"), "1");
+    assert_eq!(value_at(text, "/s/1"), "b");
+    assert_eq!(at(text, &ix, 0, "/m/k").1.as_deref(), Some("k"));
+    assert_eq!(value_at(text, "/m/l"), "[\n  x ]");
+    assert_eq!(value_at(text, "/m"), "{k, l: [\n  x ]}");
+    assert_eq!(
+        one(text),
+        json!({"s": [{"a": 1}, "b"], "m": {"k": null, "l": ["x"]}})
+    );
+}
+
+#[test]
+fn crlf_line_ends_are_not_part_of_spans() {
+    let text = "a: 1\r\nb:\r\n  - x\r\n  - 'y'\r\n";
+    let ix = index(text);
+    assert_eq!(ix[0].get("/a").unwrap().value, span(1, 4, 1, 5));
+    assert_eq!(value_at(text, "/b"), "- x\r\n  - 'y'");
+    assert_eq!(ix[0].get("/b/1").unwrap().value, span(4, 5, 4, 8));
+}
+
+#[test]
+fn scalar_styles() {
+    let text = "plain: some words\nmulti: first\n  second\nsq: 'it''s'\ndq: \"a\\nb\"\n\
+                lit: |\n  one\n  two\n\nfold: >-\n  x\n  y\nempty: |\nnull:\ntail: 1\n";
+    assert_eq!(value_at(text, "/plain"), "some words");
+    assert_eq!(value_at(text, "/multi"), "first\n  second");
+    assert_eq!(value_at(text, "/sq"), "'it''s'");
+    assert_eq!(value_at(text, "/dq"), "\"a\\nb\"");
+    assert_eq!(value_at(text, "/lit"), "|\n  one\n  two");
+    assert_eq!(value_at(text, "/fold"), ">-\n  x\n  y");
+    assert_eq!(value_at(text, "/empty"), "|");
+    assert_eq!(value_at(text, "/null"), "");
+    assert_eq!(value_at(text, "/tail"), "1");
+}
+
+#[test]
+fn anchors_and_aliases() {
+    let text = "base: &b\n  k: v\n  list: [1, 2]\nuse: *b\nseq:\n  - &s scalar\n  - *s\n";
+    let ix = index(text);
+    assert_eq!(value_at(text, "/base"), "k: v\n  list: [1, 2]");
+    assert_eq!(at(text, &ix, 0, "/use"), ("*b".into(), Some("use".into())));
+    assert_eq!(
+        ix[0].get("/use/k"),
+        None,
+        "nothing is indexed below an alias"
+    );
+    let (p, l) = ix[0].nearest("/use/list/1").unwrap();
+    assert_eq!((p, cut(text, l.value)), ("/use", "*b".to_owned()));
+    assert_eq!(value_at(text, "/seq/0"), "scalar");
+    assert_eq!(value_at(text, "/seq/1"), "*s");
+    // The values agree: /use holds what /base holds.
+    assert_eq!(one(text)["use"]["list"], json!([1, 2]));
+}
+
+#[test]
+fn merged_keys_point_at_the_merge() {
+    let text = "base: &b {x: 1, y: 1}\nm:\n  <<: *b\n  y: 2\nl:\n  <<: [{p: 1}, *b]\n";
+    let ix = index(text);
+    assert_eq!(at(text, &ix, 0, "/m/x"), ("*b".into(), Some("<<".into())));
+    assert_eq!(at(text, &ix, 0, "/m/y"), ("2".into(), Some("y".into())));
+    assert_eq!(at(text, &ix, 0, "/l/p"), ("1".into(), Some("p".into())));
+    assert_eq!(at(text, &ix, 0, "/l/x"), ("*b".into(), Some("<<".into())));
+    assert_eq!(ix[0].get("/m/<<"), None);
+    let v = one(text);
+    assert_eq!(v["m"], json!({"y": 2, "x": 1}));
+    assert_eq!(v["l"], json!({"p": 1, "x": 1, "y": 1}));
+}
+
+#[test]
+fn multi_document_streams_index_each_document_on_its_own_lines() {
+    let text = "a: 1\n---\nb:\n  - c\n---\n--- |\n  t\n";
+    let ix = index(text);
+    assert_eq!(ix.len(), values(text).len());
+    assert_eq!(ix.len(), 4);
+    assert_eq!(ix[0].get("/a").unwrap().value, span(1, 4, 1, 5));
+    assert_eq!(ix[1].get("/b/0").unwrap().value, span(4, 5, 4, 6));
+    assert_eq!(ix[1].get("/a"), None);
+    assert!(
+        ix[2].get("").is_some(),
+        "an empty document still has a root"
+    );
+    assert_eq!(at(text, &ix, 3, ""), ("|\n  t".into(), None));
+}
+
+#[test]
+fn columns_count_characters_not_bytes() {
+    let text = "名前: 値\nemoji: \"🎉🎉\"\nk: [é, ü]\n";
+    let ix = index(text);
+    let name = ix[0].get("/名前").unwrap();
+    assert_eq!(name.key, Some(span(1, 1, 1, 3)));
+    assert_eq!(name.value, span(1, 5, 1, 6));
+    assert_eq!(ix[0].get("/emoji").unwrap().value, span(2, 8, 2, 12));
+    assert_eq!(ix[0].get("/k/1").unwrap().value, span(3, 8, 3, 9));
+}
+
+#[test]
+fn pointers_escape_slash_and_tilde_and_use_key_text() {
+    let text = "a/b: 1\n\"c~d\": 2\n1: 3\n~: 4\nnull: 5\n";
+    let ix = index(text);
+    assert_eq!(value_at(text, "/a~1b"), "1");
+    assert_eq!(value_at(text, "/c~0d"), "2");
+    assert_eq!(value_at(text, "/1"), "3");
+    assert_eq!(value_at(text, "/~0"), "4");
+    assert_eq!(value_at(text, "/null"), "5");
+    assert_eq!(ix[0].len(), 6);
+    let v = one(text);
+    for key in ["a/b", "c~d", "1", "~", "null"] {
+        assert!(v.get(key).is_some(), "value has key {key:?}");
+    }
+}
+
+#[test]
+fn a_huge_key_above_many_nodes_does_not_blow_up_the_index() {
+    let key = "k".repeat(1 << 20);
+    let items = vec!["1"; 20_000].join(", ");
+    let text = format!("? {key}\n: [{items}]\n");
+    let ix = index(&text);
+    let total: usize = ix[0].len();
+    assert!(total < 2000, "pointer budget stops indexing: {total}");
+    let probe = format!("/{key}/19999");
+    assert!(ix[0].nearest(&probe).is_some());
+}
+
+#[test]
+fn a_long_single_line_document_indexes_in_linear_time() {
+    // Positions are counted forward from the previous one, not from the line start each time:
+    // quadratic here would be 10^11 steps.
+    let items = vec!["123"; 200_000].join(", ");
+    let text = format!("[{items}]");
+    let ix = index(&text);
+    assert_eq!(
+        ix[0].get("/199999").unwrap().value.start.column,
+        1 + 200_000 * 5 - 4
+    );
 }
