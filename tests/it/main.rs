@@ -2,6 +2,7 @@
 
 mod cli;
 mod concurrency;
+mod corpus_yaml;
 mod readme;
 mod snapshots;
 mod store;
