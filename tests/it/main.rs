@@ -4,6 +4,7 @@ mod cli;
 mod concurrency;
 mod corpus_jsonschema;
 mod corpus_toml;
+mod corpus_yaml;
 mod doc_index;
 mod readme;
 mod snapshots;
