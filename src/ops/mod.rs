@@ -102,9 +102,12 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// [`exit::FINDINGS`] if anything was found, else [`exit::SUCCESS`].
+    /// [`exit::FAILURE`] if the command could not do its job, [`exit::FINDINGS`] if anything
+    /// was found, else [`exit::SUCCESS`].
     pub fn exit_code(&self) -> i32 {
-        if self.errors > 0 {
+        if self.fatal > 0 {
+            exit::FAILURE
+        } else if self.errors > 0 {
             exit::FINDINGS
         } else {
             exit::SUCCESS

@@ -142,7 +142,7 @@ impl Workspace {
         let (config, config_source) = match config {
             Some(c) => {
                 let c = cwd.join(c);
-                (load_config_file(&c)?, Some(c))
+                (load_config_file(&c, &root)?, Some(c))
             }
             None => load_default_config(&root)?,
         };
@@ -231,7 +231,7 @@ fn load_default_config(root: &Path) -> Result<(Config, Option<PathBuf>), Error> 
     for name in ["atomic.toml", ".config/atomic.toml"] {
         let p = root.join(name);
         if p.is_file() {
-            return Ok((load_config_file(&p)?, Some(p)));
+            return Ok((load_config_file(&p, root)?, Some(p)));
         }
     }
     let manifest = root.join("Cargo.toml");
@@ -261,9 +261,9 @@ fn load_default_config(root: &Path) -> Result<(Config, Option<PathBuf>), Error> 
     }
 }
 
-fn load_config_file(path: &Path) -> Result<Config, Error> {
+fn load_config_file(path: &Path, root: &Path) -> Result<Config, Error> {
     let bytes = fs::read(path).map_err(|e| Error::io("read the config", path, e))?;
-    check_config(path, &bytes)?;
+    check_config(path, root, &bytes)?;
     let text = String::from_utf8_lossy(&bytes);
     // The schema check above catches what users get wrong; serde may still refuse what a
     // schema cannot say, and is located the same way.
@@ -286,7 +286,7 @@ fn load_config_file(path: &Path) -> Result<Config, Error> {
 
 /// Validates `atomic.toml` against the schema generated from [`Config`], so a bad config gets
 /// every finding located, like any other validated file.
-fn check_config(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+fn check_config(path: &Path, root: &Path, bytes: &[u8]) -> Result<(), Error> {
     static SCHEMA: std::sync::OnceLock<Result<schema::Schema, String>> = std::sync::OnceLock::new();
     let shown = path
         .file_name()
@@ -354,7 +354,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("atomic.toml");
         fs::write(&p, "[settings]\ndurability = \"sometimes\"\n").unwrap();
-        let Err(Error::ConfigFindings { diagnostics, .. }) = load_config_file(&p) else {
+        let Err(Error::ConfigFindings { diagnostics, .. }) = load_config_file(&p, t.path()) else {
             panic!("expected located findings");
         };
         assert_eq!(
