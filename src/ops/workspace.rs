@@ -288,11 +288,9 @@ fn load_config_file(path: &Path, root: &Path) -> Result<Config, Error> {
 /// every finding located, like any other validated file.
 fn check_config(path: &Path, root: &Path, bytes: &[u8]) -> Result<(), Error> {
     static SCHEMA: std::sync::OnceLock<Result<schema::Schema, String>> = std::sync::OnceLock::new();
-    let shown = path
-        .file_name()
-        .map_or_else(|| path.to_owned(), PathBuf::from);
+    let shown = path.strip_prefix(root).unwrap_or(path).to_owned();
     let findings = |diagnostics| Error::ConfigFindings {
-        path: path.to_owned(),
+        path: shown.clone(),
         diagnostics,
     };
     let docs = match doc::parse(Format::Toml, bytes, &Limits::default()) {
