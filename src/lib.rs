@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod diagnostic;
+pub mod doc;
 pub mod event;
 pub mod exit;
 pub mod ops;

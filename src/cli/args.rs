@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const EXAMPLES: &str = "\
 Examples:
+  cargo atomic validate config/prod.yaml --schema schemas/app.schema.json
   echo '{\"port\": 8080}' | cargo atomic write config/app.json
   cargo atomic verify
   cargo atomic backups list config/app.json
@@ -61,6 +62,8 @@ pub enum MessageFormat {
     Json,
     /// GitHub Actions workflow commands (::error file=...::) on stdout
     Github,
+    /// One SARIF 2.1.0 log on stdout, for code-scanning tools
+    Sarif,
 }
 
 /// When to color.
@@ -77,6 +80,25 @@ pub enum ColorWhen {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Validate JSON, YAML and TOML files against JSON Schema; every error at file:line:column
+    #[command(after_help = "\
+Which schema applies: --schema, else the [[validate]] entries of atomic.toml whose globs match,
+else the file's own $schema (JSON, YAML) or `#:schema path` comment (TOML).
+
+Examples:
+  cargo atomic validate
+  cargo atomic validate config/prod.yaml --schema schemas/app.schema.json
+  cargo atomic validate config/*.toml --message-format short")]
+    Validate {
+        /// Files to validate; default: every file the [[validate]] entries name
+        paths: Vec<PathBuf>,
+        /// Validate every file against this schema
+        #[arg(long, value_name = "SCHEMA")]
+        schema: Option<PathBuf>,
+        /// Do not assert `format` (email, date-time, uri, ...): treat it as an annotation
+        #[arg(long)]
+        no_format_checks: bool,
+    },
     /// Replace FILE with standard input, atomically and durably, keeping the old bytes as a backup
     #[command(
         after_help = "Example:\n  jq '.port = 9090' config/app.json | cargo atomic write config/app.json"

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use clap::Parser;
 
 use cargo_atomic::exit;
-use cargo_atomic::ops::{self, Error, Outcome, Workspace, WriteRequest};
+use cargo_atomic::ops::{self, Error, Outcome, ValidateRequest, Workspace, WriteRequest};
 
 use args::{BackupsCommand, Cli, Command};
 use render::Printer;
@@ -46,13 +46,23 @@ pub fn run(argv: Vec<std::ffi::OsString>) -> i32 {
         g.quiet,
         g.verbose,
     );
-    match dispatch(&cli, command_line, &mut p) {
+    let code = match dispatch(&cli, command_line, &mut p) {
         Ok(code) => code,
         Err(e) => {
+            if let Error::ConfigFindings { diagnostics, .. } = &e {
+                for d in diagnostics {
+                    cargo_atomic::event::Sink::event(
+                        &mut p,
+                        cargo_atomic::event::Event::Diagnostic(d.clone()),
+                    );
+                }
+            }
             p.error(&e);
             e.exit_code()
         }
-    }
+    };
+    p.finish();
+    code
 }
 
 fn dispatch(cli: &Cli, command_line: String, p: &mut Printer) -> Result<i32, Error> {
@@ -67,6 +77,19 @@ fn dispatch(cli: &Cli, command_line: String, p: &mut Printer) -> Result<i32, Err
         &cwd,
     )?;
     let code = match &cli.command {
+        Command::Validate {
+            paths,
+            schema,
+            no_format_checks,
+        } => {
+            let req = ValidateRequest {
+                paths: paths.clone(),
+                schema: schema.clone(),
+                format_checks: !no_format_checks,
+            };
+            let outcome = ops::validate(&ws, &cwd, &req, p)?;
+            finish(p, Some("validation"), outcome)
+        }
         Command::Write {
             file,
             allow_hardlinks,

@@ -37,6 +37,8 @@ pub struct Printer {
     pub quiet: bool,
     pub verbose: u8,
     pipe_closed: bool,
+    /// SARIF results, printed as one log by [`Printer::finish`].
+    sarif: Vec<serde_json::Value>,
 }
 
 const GREEN: &str = "\x1b[1;32m";
@@ -54,6 +56,7 @@ impl Printer {
             quiet,
             verbose,
             pipe_closed: false,
+            sarif: Vec::new(),
         }
     }
 
@@ -135,20 +138,108 @@ impl Printer {
                 );
                 self.err(&line);
             }
+            MessageFormat::Sarif => self.sarif.push(sarif_result(d)),
             MessageFormat::Human => {
-                let mut s = format!(
-                    "{}{}\n  {} {at}\n",
-                    self.paint(style, &format!("{word}[{}]", d.code.as_str())),
-                    self.paint(BOLD, &format!(": {}", d.message)),
-                    self.paint(CYAN, "-->"),
-                );
-                for n in &d.notes {
-                    let _ = writeln!(s, "  {} {n}", self.paint(CYAN, "= note:"));
-                }
-                s.push('\n');
+                let s = self.human(d, style, word, &at);
                 self.err(&s);
             }
         }
+    }
+
+    /// rustc-style: header, `--> file:line:col`, the source lines with the span underlined,
+    /// then notes.
+    fn human(&self, d: &Diagnostic, style: &str, word: &str, at: &str) -> String {
+        let mut s = format!(
+            "{}{}\n",
+            self.paint(style, &format!("{word}[{}]", d.code.as_str())),
+            self.paint(BOLD, &format!(": {}", d.message)),
+        );
+        let width = d.source.as_ref().map_or(1, |src| {
+            (src.first_line as usize + src.lines.len())
+                .to_string()
+                .len()
+        });
+        let pad = " ".repeat(width);
+        let bar = self.paint(CYAN, "|");
+        let _ = writeln!(s, "{pad}{} {at}", self.paint(CYAN, "-->"));
+        if let (Some(src), Some(line), Some(col)) = (&d.source, d.line, d.column) {
+            let _ = writeln!(s, "{pad} {bar}");
+            for (i, text) in src.lines.iter().enumerate() {
+                let n = src.first_line as usize + i;
+                let _ = writeln!(
+                    s,
+                    "{} {bar} {text}",
+                    self.paint(CYAN, &format!("{n:>width$}"))
+                );
+                let len = text.chars().count();
+                let from = if n == line as usize {
+                    col as usize
+                } else {
+                    text.chars().take_while(|c| c.is_whitespace()).count() + 1
+                };
+                let to = match (d.end_line, d.end_column) {
+                    (Some(el), Some(ec)) if el as usize == n => ec as usize,
+                    _ => len + 1,
+                }
+                .max(from + 1);
+                let marks = "^".repeat(to - from);
+                let _ = writeln!(
+                    s,
+                    "{pad} {bar} {}{}",
+                    " ".repeat(from - 1),
+                    self.paint(style, &marks)
+                );
+            }
+            let _ = writeln!(s, "{pad} {bar}");
+        }
+        if let Some(r) = &d.related {
+            let _ = writeln!(
+                s,
+                "{pad} {} {}: {}:{}:{}",
+                self.paint(CYAN, "= note:"),
+                r.message,
+                d.file.display(),
+                r.line,
+                r.column
+            );
+        }
+        if let Some(sp) = &d.schema_path {
+            let _ = writeln!(s, "{pad} {} schema path {sp}", self.paint(CYAN, "= note:"));
+        }
+        for n in &d.notes {
+            let _ = writeln!(s, "{pad} {} {n}", self.paint(CYAN, "= note:"));
+        }
+        s.push('\n');
+        s
+    }
+
+    /// Ends the output: SARIF is one document, printed once everything is known.
+    pub fn finish(&mut self) {
+        if self.format != MessageFormat::Sarif {
+            return;
+        }
+        let mut rules: Vec<&str> = self
+            .sarif
+            .iter()
+            .filter_map(|r| r["ruleId"].as_str())
+            .collect();
+        rules.sort_unstable();
+        rules.dedup();
+        let log = serde_json::json!({
+            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+            "version": "2.1.0",
+            "runs": [{
+                "tool": {"driver": {
+                    "name": "cargo-atomic",
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "rules": rules.iter().map(|id| serde_json::json!({"id": id})).collect::<Vec<_>>(),
+                }},
+                "results": self.sarif,
+            }],
+        });
+        let mut text = serde_json::to_string_pretty(&log).expect("a SARIF log serializes");
+        text.push('\n');
+        self.out(&text);
     }
 
     /// The last line of a command that looked at files.
@@ -157,17 +248,17 @@ impl Printer {
             MessageFormat::Json => self.json(&serde_json::json!({
                 "reason": "summary",
                 "files": outcome.files,
-                "errors": outcome.errors,
+                "errors": outcome.errors + outcome.fatal,
                 "warnings": outcome.warnings,
                 "written": outcome.written,
             })),
-            _ if outcome.errors > 0 => {
+            _ if outcome.errors + outcome.fatal > 0 => {
+                let n = outcome.errors + outcome.fatal;
                 let msg = format!(
-                    "{noun} of {} {} found {} error{}\n",
+                    "{noun} of {} {} found {n} error{}\n",
                     outcome.files,
                     plural(outcome.files, "file"),
-                    outcome.errors,
-                    if outcome.errors == 1 { "" } else { "s" }
+                    if n == 1 { "" } else { "s" }
                 );
                 let line = format!(
                     "{}{}",
@@ -327,6 +418,9 @@ impl Sink for Printer {
 
 fn location(d: &Diagnostic) -> String {
     let mut s = d.file.display().to_string();
+    if let Some(n) = d.document.filter(|&n| n > 0 || d.line.is_none()) {
+        let _ = write!(s, "#{n}");
+    }
     if let Some(l) = d.line {
         let _ = write!(s, ":{l}");
         if let Some(c) = d.column {
@@ -334,6 +428,36 @@ fn location(d: &Diagnostic) -> String {
         }
     }
     s
+}
+
+fn sarif_result(d: &Diagnostic) -> serde_json::Value {
+    let mut region = serde_json::Map::new();
+    for (k, v) in [
+        ("startLine", d.line),
+        ("startColumn", d.column),
+        ("endLine", d.end_line),
+        ("endColumn", d.end_column),
+    ] {
+        if let Some(v) = v {
+            region.insert(k.into(), v.into());
+        }
+    }
+    let mut location = serde_json::json!({
+        "physicalLocation": {"artifactLocation": {"uri": d.file.to_string_lossy()}}
+    });
+    if !region.is_empty() {
+        location["physicalLocation"]["region"] = region.into();
+    }
+    let mut text = d.message.clone();
+    if let Some(sp) = &d.schema_path {
+        text.push_str(&format!(" (schema path {sp})"));
+    }
+    serde_json::json!({
+        "ruleId": d.code.as_str(),
+        "level": match d.severity { Severity::Error => "error", Severity::Warning => "warning" },
+        "message": {"text": text},
+        "locations": [location],
+    })
 }
 
 fn plural(n: usize, word: &str) -> String {

@@ -6,6 +6,8 @@
 
 mod backups;
 mod recover;
+mod schemas;
+mod validate;
 mod verify;
 mod workspace;
 mod write;
@@ -15,8 +17,9 @@ use std::path::{Path, PathBuf};
 
 pub use backups::{list_backups, restore};
 pub use recover::recover;
+pub use validate::{ValidateRequest, validate};
 pub use verify::verify;
-pub use workspace::{Config, Settings, Workspace};
+pub use workspace::{Config, SchemasConfig, Settings, ValidateEntry, Workspace, config_schema};
 pub use write::{WriteRequest, write};
 
 use crate::exit;
@@ -35,6 +38,14 @@ pub enum Error {
         path: PathBuf,
         /// What is wrong.
         message: String,
+    },
+    /// The configuration file has findings (each located).
+    #[error("invalid configuration in `{}` ({} problem{})", path.display(), diagnostics.len(), if diagnostics.len() == 1 { "" } else { "s" })]
+    ConfigFindings {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong, where.
+        diagnostics: Vec<crate::diagnostic::Diagnostic>,
     },
     /// An I/O failure outside the store.
     #[error("cannot {op} `{}`", path.display())]
@@ -65,9 +76,11 @@ impl Error {
     /// changed"). One place, exhaustive, so a new variant must choose.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Usage(_) | Error::Config { .. } | Error::Io { .. } | Error::Store(_) => {
-                exit::FAILURE
-            }
+            Error::Usage(_)
+            | Error::Config { .. }
+            | Error::ConfigFindings { .. }
+            | Error::Io { .. }
+            | Error::Store(_) => exit::FAILURE,
         }
     }
 }
@@ -83,12 +96,18 @@ pub struct Outcome {
     pub warnings: usize,
     /// Files written or deleted.
     pub written: usize,
+    /// Findings that stop the command from doing its job (a schema that does not compile, a
+    /// `$ref` that cannot be resolved offline): exit 2 rather than 1.
+    pub fatal: usize,
 }
 
 impl Outcome {
-    /// [`exit::FINDINGS`] if anything was found, else [`exit::SUCCESS`].
+    /// [`exit::FAILURE`] if the command could not do its job, [`exit::FINDINGS`] if anything
+    /// was found, else [`exit::SUCCESS`].
     pub fn exit_code(&self) -> i32 {
-        if self.errors > 0 {
+        if self.fatal > 0 {
+            exit::FAILURE
+        } else if self.errors > 0 {
             exit::FINDINGS
         } else {
             exit::SUCCESS

@@ -11,18 +11,22 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::Error;
+use crate::doc::{self, Format, Limits, schema};
 use crate::store::{Durability, StoreOptions};
 
 /// The `[settings]` table.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct Settings {
     /// The state directory, relative to the workspace root.
     pub state_dir: PathBuf,
-    /// `full` (fsync) or `atomic` (no fsync).
+    /// `full`: fsync every write, surviving power loss (the default); `atomic`: skip fsync,
+    /// for outputs a build can regenerate.
+    #[schemars(with = "DurabilityName")]
     pub durability: Durability,
 }
 
@@ -35,24 +39,66 @@ impl Default for Settings {
     }
 }
 
+/// How `[settings] durability` is spelled (the store's `Durability` knows no schemas).
+#[derive(JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[allow(dead_code)]
+enum DurabilityName {
+    Full,
+    Atomic,
+}
+
+/// One `[[validate]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ValidateEntry {
+    /// Globs, relative to the workspace root (`.gitignore` is respected).
+    pub files: Vec<String>,
+    /// The schema, relative to the workspace root.
+    pub schema: PathBuf,
+}
+
+/// The `[schemas]` table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct SchemasConfig {
+    /// URI prefix → local directory (relative to the root): how `$ref`s to `http(s)://` schemas
+    /// resolve offline, e.g. `"https://example.com/schemas/" = "schemas/vendor/"`.
+    pub map: std::collections::BTreeMap<String, PathBuf>,
+}
+
 /// `atomic.toml`. The tables that later commands read are accepted here and checked by them.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[schemars(title = "atomic.toml", description = "Configuration of cargo atomic")]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct Config {
     /// `[settings]`.
     pub settings: Settings,
-    /// `[[validate]]`.
-    pub validate: Vec<toml::Table>,
+    /// `[[validate]]`: which files, against which schema.
+    pub validate: Vec<ValidateEntry>,
     /// `[[merge]]`.
+    #[schemars(with = "Vec<serde_json::Map<String, serde_json::Value>>")]
     pub merge: Vec<toml::Table>,
     /// `[[rotate]]`.
+    #[schemars(with = "Vec<serde_json::Map<String, serde_json::Value>>")]
     pub rotate: Vec<toml::Table>,
     /// `[backups]`.
+    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
     pub backups: Option<toml::Table>,
     /// `[audit]`.
+    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
     pub audit: Option<toml::Table>,
-    /// `[schemas]`.
-    pub schemas: Option<toml::Table>,
+    /// `[schemas]`: offline locations of remote schemas.
+    pub schemas: SchemasConfig,
+}
+
+/// The JSON Schema of `atomic.toml`, generated from [`Config`]. The committed copy in
+/// `schemas/atomic.schema.json` is checked against it by a test.
+pub fn config_schema() -> serde_json::Value {
+    let schema = schemars::generate::SchemaSettings::draft2020_12()
+        .into_generator()
+        .into_root_schema_for::<Config>();
+    serde_json::to_value(schema).expect("a schema serializes")
 }
 
 /// A workspace: its root, its configuration, and where that came from.
@@ -96,7 +142,7 @@ impl Workspace {
         let (config, config_source) = match config {
             Some(c) => {
                 let c = cwd.join(c);
-                (load_config_file(&c)?, Some(c))
+                (load_config_file(&c, &root)?, Some(c))
             }
             None => load_default_config(&root)?,
         };
@@ -185,7 +231,7 @@ fn load_default_config(root: &Path) -> Result<(Config, Option<PathBuf>), Error> 
     for name in ["atomic.toml", ".config/atomic.toml"] {
         let p = root.join(name);
         if p.is_file() {
-            return Ok((load_config_file(&p)?, Some(p)));
+            return Ok((load_config_file(&p, root)?, Some(p)));
         }
     }
     let manifest = root.join("Cargo.toml");
@@ -215,8 +261,12 @@ fn load_default_config(root: &Path) -> Result<(Config, Option<PathBuf>), Error> 
     }
 }
 
-fn load_config_file(path: &Path) -> Result<Config, Error> {
-    let text = fs::read_to_string(path).map_err(|e| Error::io("read the config", path, e))?;
+fn load_config_file(path: &Path, root: &Path) -> Result<Config, Error> {
+    let bytes = fs::read(path).map_err(|e| Error::io("read the config", path, e))?;
+    check_config(path, root, &bytes)?;
+    let text = String::from_utf8_lossy(&bytes);
+    // The schema check above catches what users get wrong; serde may still refuse what a
+    // schema cannot say, and is located the same way.
     toml::from_str(&text).map_err(|e| {
         let at = e
             .span()
@@ -232,6 +282,52 @@ fn load_config_file(path: &Path) -> Result<Config, Error> {
             message: e.message().to_owned(),
         }
     })
+}
+
+/// Validates `atomic.toml` against the schema generated from [`Config`], so a bad config gets
+/// every finding located, like any other validated file.
+fn check_config(path: &Path, root: &Path, bytes: &[u8]) -> Result<(), Error> {
+    static SCHEMA: std::sync::OnceLock<Result<schema::Schema, String>> = std::sync::OnceLock::new();
+    let shown = path.strip_prefix(root).unwrap_or(path).to_owned();
+    let findings = |diagnostics| Error::ConfigFindings {
+        path: shown.clone(),
+        diagnostics,
+    };
+    let docs = match doc::parse(Format::Toml, bytes, &Limits::default()) {
+        Ok(d) => d,
+        Err(p) => {
+            let text = String::from_utf8_lossy(bytes);
+            return Err(findings(vec![super::validate::problem_diagnostic(
+                &shown, &text, &p,
+            )]));
+        }
+    };
+    let compiled = SCHEMA.get_or_init(|| {
+        schema::compile(
+            &config_schema(),
+            &schema::CompileOptions::default(),
+            std::sync::Arc::new(schema::NoSource),
+        )
+        .map_err(|p| p.to_string())
+    });
+    let schema = compiled
+        .as_ref()
+        .expect("the generated config schema compiles");
+    let Some(value) = docs.first().filter(|v| !schema.is_valid(v)) else {
+        return Ok(());
+    };
+    let text = std::str::from_utf8(bytes).unwrap_or_default();
+    let index = doc::index(Format::Toml, text);
+    let diagnostics = schema
+        .validate(value)
+        .iter()
+        .map(|e| super::validate::schema_diagnostic(&shown, text, index.first(), e))
+        .map(|mut d| {
+            d.code = crate::diagnostic::Code::Config;
+            d
+        })
+        .collect();
+    Err(findings(diagnostics))
 }
 
 #[cfg(test)]
@@ -256,9 +352,18 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("atomic.toml");
         fs::write(&p, "[settings]\ndurability = \"sometimes\"\n").unwrap();
-        let err = load_config_file(&p).unwrap_err().to_string();
-        assert!(err.contains("atomic.toml:2:14"), "{err}");
-        assert!(err.contains("sometimes"), "{err}");
+        let Err(Error::ConfigFindings { diagnostics, .. }) = load_config_file(&p, t.path()) else {
+            panic!("expected located findings");
+        };
+        assert_eq!(
+            (diagnostics[0].line, diagnostics[0].column),
+            (Some(2), Some(14))
+        );
+        assert!(
+            diagnostics[0].message.contains("sometimes"),
+            "{:?}",
+            diagnostics[0]
+        );
     }
 
     #[test]

@@ -272,8 +272,52 @@ fn the_starter_config_template_is_a_valid_config() {
     let r = ws.run(&["verify"]).code(2);
     assert!(r.stderr.contains("atomic.toml:3:1"), "{}", r.stderr);
     assert!(
-        r.stderr.contains("unknown field `durabilty`"),
+        r.stderr.contains("'durabilty' was unexpected"),
         "{}",
         r.stderr
     );
+}
+
+/// The committed schema of `atomic.toml` is the one generated from the config types. When it is
+/// stale the test rewrites it (and fails), except under CI, where it only fails.
+#[test]
+fn the_committed_config_schema_is_up_to_date() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/atomic.schema.json");
+    let mut want = serde_json::to_string_pretty(&cargo_atomic::ops::config_schema()).unwrap();
+    want.push('\n');
+    let have = std::fs::read_to_string(path).unwrap_or_default();
+    if have != want {
+        if std::env::var_os("CI").is_none() {
+            std::fs::write(path, &want).unwrap();
+        }
+        panic!(
+            "schemas/atomic.schema.json was stale{}",
+            if std::env::var_os("CI").is_none() {
+                "; rewritten, run again"
+            } else {
+                ""
+            }
+        );
+    }
+}
+
+#[test]
+fn a_bad_config_gets_every_finding_located() {
+    let ws = Ws::new();
+    ws.put(
+        "atomic.toml",
+        "[settings]\ndurability = \"sometimes\"\nstate-dri = \".x\"\n",
+    );
+    let r = ws.run(&["verify", "--message-format", "short"]).code(2);
+    assert!(
+        r.stderr.contains("atomic.toml:2:14: error[config]"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("atomic.toml:3:1: error[config]"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("state-dri"), "{}", r.stderr);
 }

@@ -2,8 +2,13 @@
 
 mod cli;
 mod concurrency;
+mod corpus_jsonschema;
+mod corpus_toml;
+mod corpus_yaml;
 mod crash;
+mod doc_index;
 mod readme;
 mod snapshots;
 mod store;
 mod support;
+mod validate;

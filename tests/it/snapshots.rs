@@ -4,6 +4,7 @@ use crate::support::*;
 
 const COMMANDS: &[&[&str]] = &[
     &[],
+    &["validate"],
     &["write"],
     &["verify"],
     &["recover"],

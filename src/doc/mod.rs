@@ -1,0 +1,133 @@
+//! Documents: detect the format, parse JSON, YAML and TOML into one value model
+//! (`serde_json::Value`, key order kept), and locate any JSON pointer in the source.
+//!
+//! Invariant: no I/O. Bytes come in; values, span indexes and [`Problem`]s go out. Parsing is
+//! the fast path (every file); span indexes are built only for files that have findings.
+
+mod json;
+pub mod schema;
+mod span;
+mod toml;
+mod yaml;
+
+use std::path::Path;
+
+use serde_json::Value;
+
+pub use span::{Located, Pos, Span, SpanIndex, escape_pointer_token};
+
+use crate::diagnostic::Code;
+
+/// The formats we read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// JSON (RFC 8259).
+    Json,
+    /// YAML 1.2, possibly several documents.
+    Yaml,
+    /// TOML 1.0.
+    Toml,
+}
+
+impl Format {
+    /// By file extension: `.json`, `.yaml`/`.yml`, `.toml`.
+    pub fn from_path(path: &Path) -> Option<Self> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "json" => Some(Format::Json),
+            "yaml" | "yml" => Some(Format::Yaml),
+            "toml" => Some(Format::Toml),
+            _ => None,
+        }
+    }
+
+    /// `json`, `yaml` or `toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Yaml => "yaml",
+            Format::Toml => "toml",
+        }
+    }
+}
+
+/// Bounds on what a document may cost, so hostile input gets a `limit` finding instead of a
+/// hang, a stack overflow or an out-of-memory kill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest input, in bytes.
+    pub max_bytes: usize,
+    /// Deepest nesting of arrays and objects.
+    pub max_depth: usize,
+    /// Most values in one document after YAML alias expansion.
+    pub max_nodes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_bytes: 32 * 1024 * 1024,
+            max_depth: 128,
+            max_nodes: 10_000_000,
+        }
+    }
+}
+
+/// Why a document could not be read. Located where possible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// `parse`, `duplicate-key` or `limit`.
+    pub code: Code,
+    /// One line, lower-case, no trailing period.
+    pub message: String,
+    /// Where, if known.
+    pub span: Option<Span>,
+    /// A second place that matters (the first occurrence of a duplicate key), with a label.
+    pub related: Option<(Span, String)>,
+    /// The document of a multi-document YAML stream (0-based), if it has several.
+    pub document: Option<usize>,
+}
+
+impl Problem {
+    /// A problem of `code` at `span`.
+    pub fn new(code: Code, message: impl Into<String>, span: Option<Span>) -> Self {
+        Problem {
+            code,
+            message: message.into(),
+            span,
+            related: None,
+            document: None,
+        }
+    }
+}
+
+/// Parses `bytes` as `format` into one value per document (JSON and TOML have exactly one).
+/// Checks size, UTF-8, duplicate keys, depth and alias expansion against `limits`.
+pub fn parse(format: Format, bytes: &[u8], limits: &Limits) -> Result<Vec<Value>, Problem> {
+    if bytes.len() > limits.max_bytes {
+        return Err(Problem::new(
+            Code::Limit,
+            format!(
+                "file is {} bytes, more than the limit of {} bytes",
+                bytes.len(),
+                limits.max_bytes
+            ),
+            None,
+        ));
+    }
+    let text = span::utf8(bytes)?;
+    match format {
+        Format::Json => json::parse(text, limits).map(|v| vec![v]),
+        Format::Yaml => yaml::parse(text, limits),
+        Format::Toml => toml::parse(text, limits).map(|v| vec![v]),
+    }
+}
+
+/// Builds the pointer → span index of each document of a text that [`parse`] accepted.
+pub fn index(format: Format, text: &str) -> Vec<SpanIndex> {
+    match format {
+        Format::Json => vec![json::index(text)],
+        Format::Yaml => yaml::index(text),
+        Format::Toml => vec![toml::index(text)],
+    }
+}

@@ -1,0 +1,199 @@
+//! Loading schemas from the workspace: files next to each other, remote URIs only through the
+//! `[schemas] map`, each schema compiled once per run.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+use super::Workspace;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::doc::schema::{self, CompileOptions, Schema, SchemaSource};
+use crate::doc::{self, Format, Limits};
+
+/// Resolves schema URIs to files inside the workspace, offline.
+pub(crate) struct FileSource {
+    /// Directories schemas may be read from: the workspace, and the folder of a schema named
+    /// on the command line.
+    allowed: Vec<PathBuf>,
+    map: Vec<(String, PathBuf)>,
+}
+
+impl FileSource {
+    pub fn new(ws: &Workspace) -> Self {
+        let mut map: Vec<(String, PathBuf)> = ws
+            .config
+            .schemas
+            .map
+            .iter()
+            .map(|(k, v)| (k.clone(), ws.root.join(v)))
+            .collect();
+        // Longest prefix first, so the most specific mapping wins.
+        map.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
+        FileSource {
+            allowed: vec![ws.root.clone()],
+            map,
+        }
+    }
+
+    /// Also allows reading schemas under `dir` (the folder of a `--schema` given explicitly).
+    pub fn allow(&mut self, dir: &Path) {
+        if let Ok(d) = fs::canonicalize(dir) {
+            self.allowed.push(d);
+        }
+    }
+
+    /// The local file a URI stands for, if it may be read.
+    fn local_path(&self, uri: &str) -> Result<PathBuf, String> {
+        let uri = uri.split('#').next().unwrap_or(uri);
+        if let Some(path) = uri.strip_prefix("file://") {
+            let path = PathBuf::from(percent_decode(path));
+            return self.inside(path, uri);
+        }
+        for (prefix, dir) in &self.map {
+            if let Some(rest) = uri.strip_prefix(prefix.as_str()) {
+                return self.inside(dir.join(rest), uri);
+            }
+        }
+        Err(format!(
+            "`{uri}` is not available offline; map it to a local folder in atomic.toml: \
+             [schemas] map = {{ \"{}\" = \"schemas/vendor/\" }}",
+            uri.rsplit_once('/').map_or(uri, |(p, _)| p).to_owned() + "/"
+        ))
+    }
+
+    fn inside(&self, path: PathBuf, uri: &str) -> Result<PathBuf, String> {
+        let canon = fs::canonicalize(&path).map_err(|e| format!("cannot read `{uri}`: {e}"))?;
+        if !self.allowed.iter().any(|a| canon.starts_with(a)) {
+            return Err(format!(
+                "`{uri}` is outside the workspace; refusing to read it"
+            ));
+        }
+        Ok(canon)
+    }
+}
+
+impl SchemaSource for FileSource {
+    fn fetch(&self, uri: &str) -> Result<Value, String> {
+        let path = self.local_path(uri)?;
+        let bytes =
+            fs::read(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        let format = Format::from_path(&path).unwrap_or(Format::Json);
+        let mut docs = doc::parse(format, &bytes, &Limits::default())
+            .map_err(|p| format!("`{}` does not parse: {}", path.display(), p.message))?;
+        if docs.len() != 1 {
+            return Err(format!(
+                "`{}` holds {} documents, not one schema",
+                path.display(),
+                docs.len()
+            ));
+        }
+        Ok(docs.remove(0))
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The `file://` URI of an absolute path.
+pub(crate) fn file_uri(path: &Path) -> String {
+    let mut s = String::from("file://");
+    for b in path.as_os_str().as_encoded_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {
+                s.push(*b as char)
+            }
+            _ => s.push_str(&format!("%{b:02X}")),
+        }
+    }
+    s
+}
+
+/// A compiled schema, or the diagnostic of why it does not compile.
+type Compiled = Result<Arc<Schema>, Box<Diagnostic>>;
+
+/// Compiled schemas of one run, by canonical path. A schema that fails to compile is
+/// remembered as its diagnostic, reported once.
+pub(crate) struct SchemaCache {
+    source: Arc<FileSource>,
+    format_checks: bool,
+    root: PathBuf,
+    compiled: Mutex<HashMap<PathBuf, Compiled>>,
+}
+
+impl SchemaCache {
+    pub fn new(ws: &Workspace, format_checks: bool, explicit: Option<&Path>) -> Self {
+        let mut source = FileSource::new(ws);
+        if let Some(dir) = explicit.and_then(Path::parent) {
+            source.allow(dir);
+        }
+        SchemaCache {
+            source: Arc::new(source),
+            format_checks,
+            root: ws.root.clone(),
+            compiled: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The compiled schema at `path` (absolute), compiling it on first use.
+    pub fn get(&self, path: &Path) -> Compiled {
+        let key = fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+        if let Some(r) = self
+            .compiled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return r.clone();
+        }
+        let r = self.compile(&key).map(Arc::new);
+        self.compiled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, r.clone());
+        r
+    }
+
+    fn compile(&self, path: &Path) -> Result<Schema, Box<Diagnostic>> {
+        let rel = path.strip_prefix(&self.root).unwrap_or(path).to_owned();
+        let uri = file_uri(path);
+        let value = self
+            .source
+            .fetch(&uri)
+            .map_err(|m| Diagnostic::error(Code::Config, &rel, m))?;
+        let options = CompileOptions {
+            base_uri: uri,
+            format_checks: self.format_checks,
+            ..CompileOptions::default()
+        };
+        schema::compile(&value, &options, self.source.clone()).map_err(|p| {
+            let mut d = Diagnostic::error(
+                Code::Config,
+                &rel,
+                format!("schema does not compile: {}", p.message),
+            );
+            if let Some(ptr) = p.pointer {
+                d.pointer = Some(ptr);
+            }
+            Box::new(d)
+        })
+    }
+}

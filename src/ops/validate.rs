@@ -1,0 +1,367 @@
+//! `validate [PATHS]... [--schema S]`: parse each file, validate it against the schema that
+//! applies, and report every finding at its place in the source.
+//!
+//! Which schema applies: `--schema` > the `[[validate]]` entries whose globs match > the file's
+//! own `$schema` (JSON, YAML) or `#:schema` comment (TOML). Files are parsed and validated in
+//! parallel; each schema is compiled once. Span indexes are built only for files with findings.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use rayon::prelude::*;
+use serde_json::Value;
+
+use super::schemas::SchemaCache;
+use super::{Error, Outcome, Workspace};
+use crate::diagnostic::{Code, Diagnostic, Related, Severity, SourceLines};
+use crate::doc::schema::SchemaError;
+use crate::doc::{self, Format, Limits, Located, Problem, Span, SpanIndex};
+use crate::event::{Event, Sink};
+
+/// What to validate.
+#[derive(Debug, Clone, Default)]
+pub struct ValidateRequest {
+    /// Files, relative to the current directory or absolute; empty: what the config names.
+    pub paths: Vec<PathBuf>,
+    /// A schema for all of them, overriding config and in-file schemas.
+    pub schema: Option<PathBuf>,
+    /// Assert `format` keywords (on by default).
+    pub format_checks: bool,
+}
+
+/// One file to check and where its schema comes from.
+#[derive(Debug, Clone)]
+struct Job {
+    /// Absolute.
+    path: PathBuf,
+    /// As reported: relative to the root when inside it.
+    shown: PathBuf,
+    /// Absolute schema path from the flag or config; `None`: look in the file.
+    schema: Option<PathBuf>,
+}
+
+/// Validates files; findings become [`Event::Diagnostic`]s.
+pub fn validate(
+    ws: &Workspace,
+    cwd: &Path,
+    req: &ValidateRequest,
+    sink: &mut dyn Sink,
+) -> Result<Outcome, Error> {
+    let flag_schema = req.schema.as_ref().map(|s| cwd.join(s));
+    let jobs = if req.paths.is_empty() {
+        config_jobs(ws)?
+    } else {
+        explicit_jobs(ws, cwd, &req.paths)?
+    };
+    let cache = SchemaCache::new(ws, req.format_checks, flag_schema.as_deref());
+    let limits = Limits::default();
+    let mut results: Vec<Vec<Diagnostic>> = jobs
+        .par_iter()
+        .map(|job| check_file(job, flag_schema.as_deref(), &cache, &limits))
+        .collect();
+    let mut outcome = Outcome {
+        files: jobs.len(),
+        ..Outcome::default()
+    };
+    // A schema that does not compile is reported once, not once per file.
+    let mut seen_config = std::collections::HashSet::new();
+    for diags in results.iter_mut() {
+        for d in diags.drain(..) {
+            if d.code == Code::Config && !seen_config.insert((d.file.clone(), d.message.clone())) {
+                continue;
+            }
+            match d.severity {
+                Severity::Error if d.code == Code::Config => outcome.fatal += 1,
+                Severity::Error => outcome.errors += 1,
+                Severity::Warning => outcome.warnings += 1,
+            }
+            sink.event(Event::Diagnostic(d));
+        }
+    }
+    Ok(outcome)
+}
+
+fn shown(ws: &Workspace, abs: &Path) -> PathBuf {
+    abs.strip_prefix(&ws.root)
+        .map(Path::to_owned)
+        .unwrap_or_else(|_| abs.to_owned())
+}
+
+fn explicit_jobs(ws: &Workspace, cwd: &Path, paths: &[PathBuf]) -> Result<Vec<Job>, Error> {
+    let entries = compiled_entries(ws)?;
+    Ok(paths
+        .iter()
+        .map(|p| {
+            let path = cwd.join(p);
+            let shown = shown(ws, &path);
+            let schema = entries
+                .iter()
+                .find(|(set, _)| set.is_match(&shown))
+                .map(|(_, s)| ws.root.join(s));
+            Job {
+                path,
+                shown,
+                schema,
+            }
+        })
+        .collect())
+}
+
+fn compiled_entries(ws: &Workspace) -> Result<Vec<(GlobSet, PathBuf)>, Error> {
+    ws.config
+        .validate
+        .iter()
+        .map(|e| {
+            let mut b = GlobSetBuilder::new();
+            for g in &e.files {
+                let glob = Glob::new(g).map_err(|err| Error::Config {
+                    path: ws.config_source.clone().unwrap_or_default(),
+                    message: format!("[[validate]] files: bad glob `{g}`: {err}"),
+                })?;
+                b.add(glob);
+            }
+            let set = b.build().map_err(|err| Error::Config {
+                path: ws.config_source.clone().unwrap_or_default(),
+                message: err.to_string(),
+            })?;
+            Ok((set, e.schema.clone()))
+        })
+        .collect()
+}
+
+/// Every file the `[[validate]]` entries name, walking the root with `.gitignore` respected.
+fn config_jobs(ws: &Workspace) -> Result<Vec<Job>, Error> {
+    let entries = compiled_entries(ws)?;
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    for (_, schema) in &entries {
+        check_inside(ws, schema)?;
+    }
+    let state = ws.root.join(&ws.config.settings.state_dir);
+    let mut jobs = Vec::new();
+    let walker = ignore::WalkBuilder::new(&ws.root)
+        .hidden(false)
+        .filter_entry(move |e| e.file_name() != ".git" && e.path() != state)
+        .build();
+    for entry in walker {
+        let entry = entry.map_err(|e| Error::Usage(format!("cannot list the workspace: {e}")))?;
+        if !entry.file_type().is_some_and(|t| t.is_file()) {
+            continue;
+        }
+        let rel = shown(ws, entry.path());
+        for (set, schema) in &entries {
+            if set.is_match(&rel) {
+                jobs.push(Job {
+                    path: entry.path().to_owned(),
+                    shown: rel.clone(),
+                    schema: Some(ws.root.join(schema)),
+                });
+            }
+        }
+    }
+    jobs.sort_by(|a, b| a.shown.cmp(&b.shown));
+    Ok(jobs)
+}
+
+/// A path named by the config must stay inside the workspace.
+fn check_inside(ws: &Workspace, rel: &Path) -> Result<(), Error> {
+    let escapes = rel.is_absolute()
+        || rel
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir));
+    if escapes {
+        return Err(Error::Config {
+            path: ws.config_source.clone().unwrap_or_default(),
+            message: format!("`{}` points outside the workspace", rel.display()),
+        });
+    }
+    Ok(())
+}
+
+fn check_file(
+    job: &Job,
+    flag: Option<&Path>,
+    cache: &SchemaCache,
+    limits: &Limits,
+) -> Vec<Diagnostic> {
+    let file = &job.shown;
+    let Some(format) = Format::from_path(&job.path) else {
+        return vec![Diagnostic::error(
+            Code::Parse,
+            file,
+            "unknown format: expected a .json, .yaml, .yml or .toml file",
+        )];
+    };
+    let bytes = match fs::read(&job.path) {
+        Ok(b) => b,
+        Err(e) => {
+            return vec![Diagnostic::error(
+                Code::Io,
+                file,
+                format!("cannot read the file: {e}"),
+            )];
+        }
+    };
+    let docs = match doc::parse(format, &bytes, limits) {
+        Ok(d) => d,
+        Err(p) => {
+            let text = String::from_utf8_lossy(&bytes);
+            return vec![problem_diagnostic(file, &text, &p)];
+        }
+    };
+    let schema_path = match flag.map(Path::to_owned).or_else(|| job.schema.clone()) {
+        Some(s) => Some(s),
+        None => in_file_schema(format, &bytes, &docs, &job.path),
+    };
+    let Some(schema_path) = schema_path else {
+        let mut d = Diagnostic::error(
+            Code::Config,
+            file,
+            "no schema applies to this file; only its syntax was checked",
+        );
+        d.severity = Severity::Warning;
+        return vec![d.with_note(
+            "name one with --schema, a [[validate]] entry, or $schema / #:schema in the file",
+        )];
+    };
+    let schema = match cache.get(&schema_path) {
+        Ok(s) => s,
+        Err(d) => return vec![*d],
+    };
+    let multi = docs.len() > 1;
+    let mut out = Vec::new();
+    let mut indexes: Option<Vec<SpanIndex>> = None;
+    let text = std::str::from_utf8(&bytes).unwrap_or_default();
+    for (n, value) in docs.iter().enumerate() {
+        if schema.is_valid(value) {
+            continue;
+        }
+        let ix = indexes.get_or_insert_with(|| doc::index(format, text));
+        let index = ix.get(n);
+        for err in schema.validate(value) {
+            let mut d = schema_diagnostic(file, text, index, &err);
+            if multi {
+                d.document = Some(n);
+            }
+            out.push(d);
+        }
+    }
+    out
+}
+
+/// `$schema` at the top of a JSON or YAML document, or a `#:schema` comment heading a TOML file,
+/// relative to the file's directory. Remote URIs are not fetched: they must be mapped.
+fn in_file_schema(format: Format, bytes: &[u8], docs: &[Value], path: &Path) -> Option<PathBuf> {
+    let named = match format {
+        Format::Json | Format::Yaml => docs.first()?.get("$schema")?.as_str()?.to_owned(),
+        Format::Toml => {
+            let text = std::str::from_utf8(bytes).ok()?;
+            text.lines()
+                .take_while(|l| l.trim_start().starts_with('#') || l.trim().is_empty())
+                .find_map(|l| {
+                    l.trim_start()
+                        .strip_prefix("#:schema")
+                        .map(|s| s.trim().to_owned())
+                })?
+        }
+    };
+    if named.contains("://") {
+        // Only local files are taken from the file itself; a URI would need fetching.
+        return None;
+    }
+    Some(path.parent()?.join(named))
+}
+
+/// The diagnostic of a document that could not be read.
+pub(crate) fn problem_diagnostic(file: &Path, text: &str, p: &Problem) -> Diagnostic {
+    let mut d = Diagnostic::error(p.code, file, p.message.clone());
+    d.document = p.document;
+    if let Some(span) = p.span {
+        place(&mut d, text, span);
+    }
+    if let Some((span, label)) = &p.related {
+        d.related = Some(Related {
+            line: span.start.line,
+            column: span.start.column,
+            message: label.clone(),
+        });
+    }
+    d
+}
+
+/// The diagnostic of one schema error, placed at the source of the offending value.
+pub(crate) fn schema_diagnostic(
+    file: &Path,
+    text: &str,
+    index: Option<&SpanIndex>,
+    err: &SchemaError,
+) -> Diagnostic {
+    let mut d = Diagnostic::error(Code::Schema, file, err.message.clone());
+    d.pointer = Some(err.instance_pointer.clone());
+    d.schema_path = Some(err.schema_path.clone());
+    if let Some(index) = index {
+        // An unexpected property is shown at its own key.
+        let exact = err.property.as_ref().and_then(|p| {
+            let ptr = format!("{}/{}", err.instance_pointer, doc::escape_pointer_token(p));
+            index.get(&ptr).copied()
+        });
+        let located = exact.or_else(|| index.nearest(&err.instance_pointer).map(|(_, l)| *l));
+        if let Some(l) = located {
+            place(
+                &mut d,
+                text,
+                focus(&l, exact.is_some() || is_container(err)),
+            );
+        }
+    }
+    d
+}
+
+/// Errors about a whole object or array point at its key (one line), not at its whole body.
+fn is_container(err: &SchemaError) -> bool {
+    matches!(
+        err.keyword.as_str(),
+        "required"
+            | "additionalProperties"
+            | "unevaluatedProperties"
+            | "minProperties"
+            | "maxProperties"
+            | "minItems"
+            | "maxItems"
+            | "uniqueItems"
+            | "contains"
+            | "dependentRequired"
+            | "propertyNames"
+    )
+}
+
+fn focus(l: &Located, prefer_key: bool) -> Span {
+    match l.key {
+        Some(k) if prefer_key || l.value.end.line > l.value.start.line + 2 => k,
+        _ => l.value,
+    }
+}
+
+/// Sets the location of `d` to `span` and keeps the source lines for rendering.
+fn place(d: &mut Diagnostic, text: &str, span: Span) {
+    d.line = Some(span.start.line);
+    d.column = Some(span.start.column);
+    d.end_line = Some(span.end.line);
+    d.end_column = Some(span.end.column);
+    let first = span.start.line as usize;
+    let last = (span.end.line as usize).clamp(first, first + 2);
+    let lines: Vec<String> = text
+        .lines()
+        .skip(first - 1)
+        .take(last - first + 1)
+        .map(str::to_owned)
+        .collect();
+    if !lines.is_empty() {
+        d.source = Some(SourceLines {
+            first_line: span.start.line,
+            lines,
+        });
+    }
+}
