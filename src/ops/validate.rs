@@ -205,6 +205,9 @@ fn check_file(
         }
     };
     let docs = match doc::parse(format, &bytes, limits) {
+        // An empty YAML stream holds no document; it is validated as `null`, as YAML loaders
+        // read it, so that an emptied config cannot pass a schema that wants an object.
+        Ok(d) if d.is_empty() => vec![Value::Null],
         Ok(d) => d,
         Err(p) => {
             let text = String::from_utf8_lossy(&bytes);

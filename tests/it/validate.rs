@@ -465,3 +465,31 @@ fn github_and_sarif_formats() {
         34
     );
 }
+
+#[test]
+fn an_empty_yaml_file_is_validated_as_null() {
+    let ws = ws_with_schema();
+    ws.put("empty.yaml", "# nothing here\n");
+    let r = ws
+        .run(&[
+            "validate",
+            "empty.yaml",
+            "--schema",
+            "schemas/app.schema.json",
+            "--message-format",
+            "json",
+        ])
+        .code(1);
+    let d = &r.json()[0];
+    assert_eq!(
+        (d["code"].as_str(), d["pointer"].as_str()),
+        (Some("schema"), Some("")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        d["message"].as_str().unwrap().contains("null"),
+        "{}",
+        r.stdout
+    );
+}
