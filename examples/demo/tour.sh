@@ -11,6 +11,9 @@ cd "$work"
 chmod 600 config/secrets.toml
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
+step "cargo atomic validate   # every file atomic.toml names, against its schema"
+cargo atomic validate
+
 step "cargo atomic write config/app.json   # atomic, durable, old bytes kept"
 sed 's/"port": 8080/"port": 9090/' config/app.json | cargo atomic write config/app.json
 
@@ -22,8 +25,11 @@ step "cargo atomic verify   # every managed file matches its recorded sha256"
 cargo atomic verify
 
 step "edit config/app.json by hand, then verify again (exit 1: a finding)"
-echo '{"port": "eighty"}' > config/app.json
+sed -i 's/"port": 9090/"port": "eighty"/' config/app.json
 cargo atomic verify || echo "(exit $?)"
+
+step "cargo atomic validate   # and the schema says where it is wrong"
+cargo atomic validate || echo "(exit $?)"
 
 step "cargo atomic backups list"
 cargo atomic backups list
