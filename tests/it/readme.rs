@@ -39,8 +39,16 @@ fn the_demo_tour_runs_end_to_end() {
             || r.stderr.contains("Finished verification of 2 files")
     );
     assert!(r.stderr.contains("error[integrity]"), "{}", r.stderr);
-    assert!(r.stderr.contains("--> config/app.json:3:42"), "{}", r.stderr);
-    assert!(r.stderr.contains("Finished validation of 1 file"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--> config/app.json:3:42"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("Finished validation of 1 file"),
+        "{}",
+        r.stderr
+    );
     assert!(
         r.stdout.contains("-rw------- "),
         "secrets stay 0600: {}",
