@@ -76,6 +76,21 @@ impl Target {
 /// Resolves `path` (absolute, or relative to `root`) to the regular file a write replaces.
 /// `root` must be canonical.
 pub(crate) fn resolve(root: &Path, path: &Path, links: LinkPolicy) -> Result<Target> {
+    resolve_with(root, path, links, &mut DirCache::default())
+}
+
+/// Canonical forms of directories, remembered for the length of one transaction (which holds
+/// the lock, so they do not change under it).
+#[derive(Debug, Default)]
+pub(crate) struct DirCache(std::collections::HashMap<PathBuf, PathBuf>);
+
+/// [`resolve`], canonicalizing each directory once per `cache`.
+pub(crate) fn resolve_with(
+    root: &Path,
+    path: &Path,
+    links: LinkPolicy,
+    cache: &mut DirCache,
+) -> Result<Target> {
     let abs = root.join(path);
     let outside = || StoreError::OutsideRoot {
         path: path.to_owned(),
@@ -85,7 +100,15 @@ pub(crate) fn resolve(root: &Path, path: &Path, links: LinkPolicy) -> Result<Tar
         Some(n) if !matches!(abs.components().next_back(), Some(Component::ParentDir)) => n,
         _ => return Err(StoreError::NotRegular { path: abs.clone() }),
     };
-    let parent = canonical_ancestor(abs.parent().unwrap_or(root))?;
+    let dir = abs.parent().unwrap_or(root);
+    let parent = match cache.0.get(dir) {
+        Some(p) => p.clone(),
+        None => {
+            let p = canonical_ancestor(dir)?;
+            cache.0.insert(dir.to_owned(), p.clone());
+            p
+        }
+    };
     let lexical = parent.join(name);
     let rel = lexical
         .strip_prefix(root)

@@ -1,7 +1,9 @@
 //! Backup objects (G3): the old bytes of every replaced or deleted file, content-addressed.
 //!
 //! `objects/<sha256>` holds bytes that hash to its name, with permission bits never wider than
-//! the file they came from. `backups.jsonl` indexes them by path and time, one JSON record a
+//! the file they came from. Usually it *is* the file it came from: the replaced inode, kept by a
+//! hard link, so a backup costs no copy (limitation: a process that still has the old file open
+//! for writing could change it; a restore checks the hash first and refuses such an object). `backups.jsonl` indexes them by path and time, one JSON record a
 //! line, appended after each transaction (a torn last line is ignored). An object is verified
 //! by hash before anything is restored from it.
 
@@ -137,6 +139,96 @@ impl Objects {
             let _ = sys::unlink_at(dir_fd, temp);
         }
         result
+    }
+
+    /// Keeps the old bytes of `src_name` (in `src_dir`) without copying them: the old inode is
+    /// hard-linked into the object directory under `temp`. The rename that replaces the target
+    /// then leaves that inode reachable only from here, so no data is copied and no file is
+    /// freed on the write path. Returns `false` (nothing done) where a link cannot serve: the
+    /// object exists already, the file has other links or set-id bits, or the filesystem refuses
+    /// (the caller copies instead).
+    ///
+    /// The link stays under `temp`, a name the journal lists, until the transaction has renamed
+    /// the target away ([`Objects::publish`]): until then a discard can remove it and give the
+    /// user's file back its single link. Its bytes are checked against `expected` through the
+    /// link (a concurrent change is caught), and `fdatasync`ed so the backup is durable before
+    /// COMMIT.
+    pub fn keep_by_link(
+        &self,
+        src_dir: &OwnedFd,
+        src_name: &OsStr,
+        src_path: &Path,
+        expected: &Sha256Digest,
+        temp: &OsStr,
+    ) -> Result<bool> {
+        let final_name = OsString::from(expected.to_string());
+        match fs::symlink_metadata(self.dir.join(&final_name)) {
+            Ok(_) => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).ctx("inspect", self.dir.join(&final_name)),
+        }
+        if sys::link_at(src_dir, src_name, &self.fd, temp).is_err() {
+            return Ok(false); // EXDEV, EPERM, ...: copying works wherever reading does
+        }
+        let temp_path = self.dir.join(temp);
+        let result = (|| {
+            let f = sys::open_read_nofollow(&self.fd, temp).ctx("open", &temp_path)?;
+            let st = sys::fstat(&f).ctx("inspect", &temp_path)?;
+            if st.nlink != 2 || st.mode & !0o777 != 0 {
+                return Ok(false);
+            }
+            let (actual, _) = Sha256Digest::of_reader(&f).ctx("read", src_path)?;
+            if actual != *expected {
+                return Err(StoreError::Damaged {
+                    path: src_path.to_owned(),
+                    detail: "it changed while it was being backed up".into(),
+                });
+            }
+            if self.sync {
+                sys::fdatasync(&f).ctx("fsync", src_path)?;
+            }
+            Ok(true)
+        })();
+        if !matches!(result, Ok(true)) {
+            let _ = sys::unlink_at(&self.fd, temp);
+        }
+        result
+    }
+
+    /// Gives a backup kept by [`Objects::keep_by_link`] its content-addressed name. Idempotent:
+    /// a temp that is gone was published already (or never linked).
+    pub fn publish(&self, temp: &OsStr, d: &Sha256Digest) -> Result<()> {
+        match sys::rename_at(&self.fd, temp, OsStr::new(&d.to_string())) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).ctx("rename into place", self.path(d)),
+        }
+    }
+
+    /// Reads an object (or, before it is published, its temp) and checks that its bytes hash
+    /// to its name.
+    pub fn read_verified_or_temp(&self, d: &Sha256Digest, temp: Option<&OsStr>) -> Result<Vec<u8>> {
+        match (self.read_verified(d), temp) {
+            (Err(StoreError::MissingObject { .. }), Some(t)) => {
+                let path = self.dir.join(t);
+                let bytes = match fs::read(&path) {
+                    Ok(b) => b,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        return Err(StoreError::MissingObject { digest: *d });
+                    }
+                    Err(e) => return Err(e).ctx("read", path),
+                };
+                let actual = Sha256Digest::of(&bytes);
+                if actual != *d {
+                    return Err(StoreError::CorruptObject {
+                        expected: *d,
+                        actual,
+                    });
+                }
+                Ok(bytes)
+            }
+            (r, _) => r,
+        }
     }
 
     /// Reads an object and checks that its bytes hash to its name.

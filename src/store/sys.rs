@@ -49,6 +49,20 @@ pub(crate) fn fsync(fd: impl AsFd) -> io::Result<()> {
     Ok(rfs::fsync(fd)?)
 }
 
+pub(crate) fn fdatasync(fd: impl AsFd) -> io::Result<()> {
+    Ok(rfs::fdatasync(fd)?)
+}
+
+/// Adds the name `to` in `to_dir` for the file `from` in `from_dir` (never following a link).
+pub(crate) fn link_at(
+    from_dir: impl AsFd,
+    from: &OsStr,
+    to_dir: impl AsFd,
+    to: &OsStr,
+) -> io::Result<()> {
+    Ok(rfs::linkat(from_dir, from, to_dir, to, AtFlags::empty())?)
+}
+
 pub(crate) fn rename_at(dir: impl AsFd, from: &OsStr, to: &OsStr) -> io::Result<()> {
     let dir = dir.as_fd();
     Ok(rfs::renameat(dir, from, dir, to)?)

@@ -334,3 +334,81 @@ fn the_backup_index_tolerates_a_torn_tail_but_not_a_damaged_middle() {
     fs::write(&index, format!("garbage\n{whole}")).unwrap();
     assert!(matches!(store.backups(), Err(StoreError::Damaged { .. })));
 }
+
+/// A backup kept by hard link lives under its journal-listed temp name until the target is
+/// renamed away. Regression guard: had it taken its final name before COMMIT, a discarded
+/// transaction would leave the user's file with a second link, and every later write would be
+/// refused as "hard-linked".
+#[test]
+fn a_discarded_transaction_leaves_no_second_link_to_the_users_file() {
+    use std::os::unix::fs::MetadataExt;
+    let t = tempfile::tempdir().unwrap();
+    let (store, _) = crashed(t.path(), b"old", b"new", false, false);
+    fs::remove_file(
+        store
+            .state
+            .join("objects")
+            .join(Sha256Digest::of(b"old").to_string()),
+    )
+    .unwrap();
+    fs::hard_link(
+        t.path().join("f"),
+        store.state.join("objects/.bk.atomic-tmp"),
+    )
+    .unwrap();
+    assert_eq!(fs::metadata(t.path().join("f")).unwrap().nlink(), 2);
+    recover(&store, RecoverMode::RollForward).unwrap();
+    assert_eq!(fs::metadata(t.path().join("f")).unwrap().nlink(), 1);
+    let mut tx = store.transaction("write");
+    tx.write("f", "again").unwrap();
+    tx.commit().unwrap();
+}
+
+#[test]
+fn a_linked_backup_is_published_by_roll_forward() {
+    let t = tempfile::tempdir().unwrap();
+    let (store, _) = crashed(t.path(), b"old", b"new", true, false);
+    let object = store
+        .state
+        .join("objects")
+        .join(Sha256Digest::of(b"old").to_string());
+    fs::remove_file(&object).unwrap();
+    fs::hard_link(
+        t.path().join("f"),
+        store.state.join("objects/.bk.atomic-tmp"),
+    )
+    .unwrap();
+    recover(&store, RecoverMode::RollForward).unwrap();
+    assert_eq!(fs::read(&object).unwrap(), b"old");
+    assert_eq!(fs::read(t.path().join("f")).unwrap(), b"new");
+    no_temps(t.path());
+}
+
+#[test]
+fn commit_keeps_backups_by_link_with_the_original_mode() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let t = tempfile::tempdir().unwrap();
+    fs::write(t.path().join("a"), "old").unwrap();
+    fs::set_permissions(t.path().join("a"), fs::Permissions::from_mode(0o640)).unwrap();
+    let old_ino = fs::metadata(t.path().join("a")).unwrap().ino();
+    let store = open(t.path());
+    let mut tx = store.transaction("write");
+    tx.write("a", "new").unwrap();
+    tx.commit().unwrap();
+    let object = fs::metadata(
+        store
+            .state
+            .join("objects")
+            .join(Sha256Digest::of(b"old").to_string()),
+    )
+    .unwrap();
+    assert_eq!(
+        object.ino(),
+        old_ino,
+        "the old inode itself is the backup: nothing copied"
+    );
+    assert_eq!(
+        (object.nlink(), object.permissions().mode() & 0o7777),
+        (1, 0o640)
+    );
+}

@@ -6,11 +6,15 @@
 //! How it works, in order:
 //! 1. hash every target's current bytes (the "before"), and write the journal's intent, which
 //!    names every temp that may be created;
-//! 2. create missing directories, keep each old version as a backup object and stage each new
-//!    version in a temp beside its target, in parallel, each fsynced; fsync each directory once;
+//! 2. create missing directories, keep each old version as a backup (by hard-linking the old
+//!    inode into `objects/` under a listed temp name and `fdatasync`ing it, or by copying where a
+//!    link cannot serve) and stage each new version in a temp beside its target, in parallel,
+//!    each fsynced; fsync each directory once;
 //! 3. append COMMIT to the journal and fsync it: the single commit point;
 //! 4. rename every temp over its target (unlink for deletions), fsync each directory once,
-//!    update the manifest and the backup index, mark the journal done and remove it.
+//!    give linked backups their content-addressed names (only now: before, such a link would
+//!    be a second name of the user's live file), update the manifest and the backup index, mark
+//!    the journal done and remove it.
 //!
 //! An error before 3 removes the listed temps. An error after 3 appends ABORT and puts the old
 //! bytes back from the backup objects, so a failed command leaves the disk as it was. A crash
@@ -18,7 +22,7 @@
 //!
 //! Proven by the unit tests below and the crash and error sweeps in `tests/it/crash.rs`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -47,6 +51,10 @@ pub struct Transaction<'s> {
     store: &'s Store,
     op: String,
     pending: Vec<Pending>,
+    /// The resolved files of `pending`, to refuse the same file twice without a quadratic scan.
+    reals: HashSet<PathBuf>,
+    /// Canonical directories seen by this transaction (most targets share a few).
+    dirs: atomic::DirCache,
 }
 
 #[derive(Debug)]
@@ -96,6 +104,8 @@ impl<'s> Transaction<'s> {
             store,
             op: op.to_owned(),
             pending: Vec::new(),
+            reals: HashSet::new(),
+            dirs: atomic::DirCache::default(),
         }
     }
 
@@ -137,7 +147,8 @@ impl<'s> Transaction<'s> {
     }
 
     fn add(&mut self, path: &Path, change: Change) -> Result<&mut Self> {
-        let target = atomic::resolve(&self.store.root, path, self.store.links)?;
+        let target =
+            atomic::resolve_with(&self.store.root, path, self.store.links, &mut self.dirs)?;
         if matches!(change, Change::Delete) && target.existing.is_none() {
             return Err(StoreError::Io {
                 op: "delete",
@@ -145,7 +156,7 @@ impl<'s> Transaction<'s> {
                 source: io::ErrorKind::NotFound.into(),
             });
         }
-        if self.pending.iter().any(|p| p.target.real == target.real) {
+        if !self.reals.insert(target.real.clone()) {
             return Err(StoreError::Duplicate { path: target.path });
         }
         self.pending.push(Pending { target, change });
@@ -329,13 +340,16 @@ fn prepare(store: &Store, intent: &Intent, payloads: &[Option<Vec<u8>>]) -> Resu
         let abs_dir = store.root.join(dir);
         if let (Some(before), Some(temp)) = (e.before, &e.backup_temp) {
             let src = abs_dir.join(name_of(&e.real));
-            objects.keep(
-                &mut open_nofollow(&src)?,
-                &src,
-                &before.sha256,
-                e.mode,
-                &temp.os(),
-            )?;
+            let (fd, name, temp) = (dirs.fd(dir), name_of(&e.real), temp.os());
+            if !objects.keep_by_link(fd, name, &src, &before.sha256, &temp)? {
+                objects.keep(
+                    &mut open_nofollow(&src)?,
+                    &src,
+                    &before.sha256,
+                    e.mode,
+                    &temp,
+                )?;
+            }
         }
         if let Some(bytes) = bytes {
             let meta = NewMeta {
@@ -418,6 +432,17 @@ pub(super) fn apply(store: &Store, intent: &Intent, verify: bool) -> Result<()> 
     if sync {
         dirs.sync_all()?;
     }
+    // Only now, with every target renamed away, may a linked backup take its final name: before,
+    // it would be a second link of the user's live file.
+    let objects = store.objects()?;
+    for e in intent.entries.iter().filter(|e| e.before != e.after) {
+        if let (Some(b), Some(t)) = (e.before, &e.backup_temp) {
+            objects.publish(&t.os(), &b.sha256)?;
+        }
+    }
+    if sync {
+        objects.sync_dir()?;
+    }
     write_manifest(
         store,
         intent,
@@ -492,7 +517,8 @@ pub(super) fn roll_back(store: &Store, intent: &Intent) -> Result<()> {
             match e.before {
                 None => sys::unlink_at(fd, name_of(&e.real)).ctx("delete", &target)?,
                 Some(b) => {
-                    let bytes = objects.read_verified(&b.sha256)?;
+                    let temp = e.backup_temp.as_ref().map(|t| t.os());
+                    let bytes = objects.read_verified_or_temp(&b.sha256, temp.as_deref())?;
                     sys::unlink_at_if_exists(fd, &temp_os(e))
                         .ctx("remove", dir.join(temp_os(e)))?;
                     let meta = NewMeta {
