@@ -209,47 +209,34 @@ impl Objects {
     /// to its name.
     pub fn read_verified_or_temp(&self, d: &Sha256Digest, temp: Option<&OsStr>) -> Result<Vec<u8>> {
         match (self.read_verified(d), temp) {
-            (Err(StoreError::MissingObject { .. }), Some(t)) => {
-                let path = self.dir.join(t);
-                let bytes = match fs::read(&path) {
-                    Ok(b) => b,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                        return Err(StoreError::MissingObject { digest: *d });
-                    }
-                    Err(e) => return Err(e).ctx("read", path),
-                };
-                let actual = Sha256Digest::of(&bytes);
-                if actual != *d {
-                    return Err(StoreError::CorruptObject {
-                        expected: *d,
-                        actual,
-                    });
-                }
-                Ok(bytes)
-            }
+            (Err(StoreError::MissingObject { .. }), Some(t)) => read_checked(&self.dir.join(t), d),
             (r, _) => r,
         }
     }
 
     /// Reads an object and checks that its bytes hash to its name.
     pub fn read_verified(&self, d: &Sha256Digest) -> Result<Vec<u8>> {
-        let path = self.path(d);
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(StoreError::MissingObject { digest: *d });
-            }
-            Err(e) => return Err(e).ctx("read", path),
-        };
-        let actual = Sha256Digest::of(&bytes);
-        if actual != *d {
-            return Err(StoreError::CorruptObject {
-                expected: *d,
-                actual,
-            });
-        }
-        Ok(bytes)
+        read_checked(&self.path(d), d)
     }
+}
+
+/// The bytes at `path`, which must hash to `d`.
+fn read_checked(path: &Path, d: &Sha256Digest) -> Result<Vec<u8>> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(StoreError::MissingObject { digest: *d });
+        }
+        Err(e) => return Err(e).ctx("read", path),
+    };
+    let actual = Sha256Digest::of(&bytes);
+    if actual != *d {
+        return Err(StoreError::CorruptObject {
+            expected: *d,
+            actual,
+        });
+    }
+    Ok(bytes)
 }
 
 /// Appends records to the index and (with `sync`) fsyncs it.
