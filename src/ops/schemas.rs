@@ -155,21 +155,25 @@ impl SchemaCache {
 
     /// The compiled schema at `path` (absolute), compiling it on first use.
     pub fn get(&self, path: &Path) -> Compiled {
-        let key = fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
-        if let Some(r) = self
-            .compiled
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-        {
-            return r.clone();
+        // Most files name their schema by the same path: look that up before paying for
+        // canonicalization (several syscalls) on every file.
+        if let Some(r) = self.lookup(path) {
+            return r;
         }
-        let r = self.compile(&key).map(Arc::new);
-        self.compiled
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key, r.clone());
+        let key = fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+        let r = match self.lookup(&key) {
+            Some(r) => r,
+            None => self.compile(&key).map(Arc::new),
+        };
+        let mut map = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
+        map.insert(key, r.clone());
+        map.insert(path.to_owned(), r.clone());
         r
+    }
+
+    fn lookup(&self, path: &Path) -> Option<Compiled> {
+        let map = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(path).cloned()
     }
 
     fn compile(&self, path: &Path) -> Result<Schema, Box<Diagnostic>> {
