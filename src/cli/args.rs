@@ -99,6 +99,32 @@ Examples:
         #[arg(long)]
         no_format_checks: bool,
     },
+    /// Deep-merge config files left to right (RFC 7396: objects merge, null deletes, arrays and scalars replace)
+    #[command(after_help = "\
+Sources may mix formats (a YAML base, a TOML overlay). With --schema, each error in the result is
+reported where a source set the offending value.
+
+Examples:
+  cargo atomic merge config/base.yaml config/prod.yaml
+  cargo atomic merge config/base.yaml config/prod.toml -o config/rendered/prod.json --schema schemas/app.schema.json
+  cargo atomic merge base.json overlay.json --arrays append --to yaml")]
+    Merge {
+        /// The sources, base first
+        #[arg(required = true)]
+        sources: Vec<PathBuf>,
+        /// Write the result here, atomically (with a backup of what it replaces), instead of to stdout
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+        /// Validate the result against this schema before printing or writing it
+        #[arg(long, value_name = "SCHEMA")]
+        schema: Option<PathBuf>,
+        /// How arrays merge
+        #[arg(long, value_enum, default_value_t = Arrays::Replace)]
+        arrays: Arrays,
+        /// Output format [default: the output's extension, else json]
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        to: Option<To>,
+    },
     /// Replace FILE with standard input, atomically and durably, keeping the old bytes as a backup
     #[command(
         after_help = "Example:\n  jq '.port = 9090' config/app.json | cargo atomic write config/app.json"
@@ -128,6 +154,26 @@ Examples:
     /// List and restore the backups of replaced and deleted files
     #[command(subcommand)]
     Backups(BackupsCommand),
+}
+
+/// `--arrays`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Arrays {
+    /// A later array replaces an earlier one (RFC 7396)
+    Replace,
+    /// A later array's items are appended
+    Append,
+}
+
+/// `--to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum To {
+    /// JSON, pretty-printed
+    Json,
+    /// YAML
+    Yaml,
+    /// TOML
+    Toml,
 }
 
 /// `backups` subcommands.

@@ -10,8 +10,12 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+use cargo_atomic::doc::Format;
+use cargo_atomic::doc::merge::ArrayStrategy;
 use cargo_atomic::exit;
-use cargo_atomic::ops::{self, Error, Outcome, ValidateRequest, Workspace, WriteRequest};
+use cargo_atomic::ops::{
+    self, Error, MergeRequest, Outcome, ValidateRequest, Workspace, WriteRequest,
+};
 
 use args::{BackupsCommand, Cli, Command};
 use render::Printer;
@@ -89,6 +93,34 @@ fn dispatch(cli: &Cli, command_line: String, p: &mut Printer) -> Result<i32, Err
             };
             let outcome = ops::validate(&ws, &cwd, &req, p)?;
             finish(p, Some("validation"), outcome)
+        }
+        Command::Merge {
+            sources,
+            output,
+            schema,
+            arrays,
+            to,
+        } => {
+            let req = MergeRequest {
+                sources: sources.clone(),
+                output: output.clone(),
+                schema: schema.clone(),
+                arrays: match arrays {
+                    args::Arrays::Replace => ArrayStrategy::Replace,
+                    args::Arrays::Append => ArrayStrategy::Append,
+                },
+                to: to.map(|t| match t {
+                    args::To::Json => Format::Json,
+                    args::To::Yaml => Format::Yaml,
+                    args::To::Toml => Format::Toml,
+                }),
+                command: command_line,
+            };
+            let (outcome, text) = ops::merge(&ws, &cwd, &req, p)?;
+            if let Some(text) = text {
+                p.out(&text);
+            }
+            finish(p, None, outcome)
         }
         Command::Write {
             file,

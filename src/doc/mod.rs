@@ -5,6 +5,7 @@
 //! the fast path (every file); span indexes are built only for files that have findings.
 
 mod json;
+pub mod merge;
 pub mod schema;
 mod span;
 mod toml;
@@ -129,5 +130,50 @@ pub fn index(format: Format, text: &str) -> Vec<SpanIndex> {
         Format::Json => vec![json::index(text)],
         Format::Yaml => yaml::index(text),
         Format::Toml => vec![toml::index(text)],
+    }
+}
+
+/// Writes `value` as `format`, deterministically: key order kept, a trailing newline. JSON is
+/// pretty-printed with two spaces. TOML has no `null` and needs a table at the top: those are
+/// refused with a one-line reason naming the pointer.
+pub fn serialize(format: Format, value: &Value) -> Result<String, String> {
+    let mut text = match format {
+        Format::Json => serde_json::to_string_pretty(value).map_err(|e| e.to_string())?,
+        Format::Yaml => serde_saphyr::to_string(value).map_err(|e| e.to_string())?,
+        Format::Toml => {
+            if !value.is_object() {
+                return Err("a TOML document must be a table at the top".into());
+            }
+            if let Some(p) = find_null(value, &mut String::new()) {
+                return Err(format!(
+                    "TOML has no null: the value at `{p}` cannot be written"
+                ));
+            }
+            ::toml::to_string_pretty(value).map_err(|e| e.to_string())?
+        }
+    };
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    Ok(text)
+}
+
+fn find_null(value: &Value, at: &mut String) -> Option<String> {
+    let walk = |key: &str, v: &Value, at: &mut String| {
+        let len = at.len();
+        at.push('/');
+        at.push_str(&escape_pointer_token(key));
+        let found = find_null(v, at);
+        at.truncate(len);
+        found
+    };
+    match value {
+        Value::Null => Some(at.clone()),
+        Value::Object(m) => m.iter().find_map(|(k, v)| walk(k, v, at)),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| walk(&i.to_string(), v, at)),
+        _ => None,
     }
 }

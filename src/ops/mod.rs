@@ -5,6 +5,7 @@
 //! failures are [`Error`]s, and every failure leaves the disk as it was.
 
 mod backups;
+mod merge;
 mod recover;
 mod schemas;
 mod validate;
@@ -16,6 +17,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use backups::{list_backups, restore};
+pub use merge::{MergeRequest, merge};
 pub use recover::recover;
 pub use validate::{ValidateRequest, validate};
 pub use verify::verify;

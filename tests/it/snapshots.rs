@@ -5,6 +5,7 @@ use crate::support::*;
 const COMMANDS: &[&[&str]] = &[
     &[],
     &["validate"],
+    &["merge"],
     &["write"],
     &["verify"],
     &["recover"],

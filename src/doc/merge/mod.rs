@@ -1,0 +1,379 @@
+//! Layered merge: sources applied left to right, exactly RFC 7396 (JSON Merge Patch) by default,
+//! with opt-in strategies for arrays at chosen paths, and the provenance of every value.
+//!
+//! RFC 7396: an object patch merges into an object member by member (a `null` member deletes);
+//! anything else (an array, a scalar, `null` at the top) replaces. Opt-ins: `append` joins arrays,
+//! `by-key = "name"` merges arrays of objects item by item on a key field, like Kubernetes'
+//! strategic merge. Invariant: no I/O; values in, value and provenance out.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+
+use serde_json::{Map, Value};
+
+use super::span::escape_pointer_token;
+
+/// How arrays merge.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ArrayStrategy {
+    /// The later array replaces the earlier one (RFC 7396).
+    #[default]
+    Replace,
+    /// The later array's items follow the earlier one's.
+    Append,
+    /// Arrays of objects merge item by item on this field; new items are appended.
+    ByKey(String),
+}
+
+/// What a merge does beyond RFC 7396.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MergeOptions {
+    /// For arrays at paths that `paths` does not name.
+    pub arrays: ArrayStrategy,
+    /// JSON pointer (in the result) → strategy for the array there.
+    pub paths: BTreeMap<String, ArrayStrategy>,
+}
+
+/// One step of a value's history: which source set (or deleted) it, and where in that source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// Index of the source, in merge order.
+    pub source: usize,
+    /// JSON pointer of the value in that source.
+    pub pointer: String,
+    /// What the source gave there.
+    pub given: Given,
+}
+
+/// What a source gave at a pointer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Given {
+    /// A scalar (string, number, boolean; `null` only in the base).
+    Scalar(Value),
+    /// An object (its members have their own history).
+    Object,
+    /// An array (its items have their own history).
+    Array,
+    /// `null` in a patch: the member was deleted.
+    Deleted,
+}
+
+impl Given {
+    fn of(value: &Value) -> Self {
+        match value {
+            Value::Object(_) => Given::Object,
+            Value::Array(_) => Given::Array,
+            v => Given::Scalar(v.clone()),
+        }
+    }
+}
+
+/// For every pointer of the result (and every pointer a later source deleted), the sources
+/// that set it, in order: the last one is where the final value comes from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Provenance {
+    history: BTreeMap<String, Vec<Origin>>,
+}
+
+impl Provenance {
+    /// The history of `pointer`, oldest first; empty if no source set it.
+    pub fn of(&self, pointer: &str) -> &[Origin] {
+        self.history.get(pointer).map_or(&[], Vec::as_slice)
+    }
+
+    /// The source that gave `pointer` its final value, or, for a pointer inside a value that a
+    /// source set whole, the nearest ancestor's.
+    pub fn setter(&self, pointer: &str) -> Option<&Origin> {
+        let mut p = pointer;
+        loop {
+            if let Some(o) = self.history.get(p).and_then(|h| h.last()) {
+                return Some(o);
+            }
+            p = &p[..p.rfind('/')?];
+        }
+    }
+
+    fn record(&mut self, pointer: &str, origin: Origin) {
+        self.history
+            .entry(pointer.to_owned())
+            .or_default()
+            .push(origin);
+    }
+}
+
+/// Why a merge could not be done.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MergeError {
+    /// A `by-key` array holds an object without the key field (or an item that is no object).
+    #[error("source {input} at {pointer}: item has no `{key}` field to merge by")]
+    MissingKey {
+        /// Index of the source.
+        input: usize,
+        /// The item's pointer in that source.
+        pointer: String,
+        /// The key field.
+        key: String,
+    },
+    /// Two items of one `by-key` array share a key value.
+    #[error("source {input} at {pointer}: `{key}` = {value} appears twice")]
+    DuplicateKey {
+        /// Index of the source.
+        input: usize,
+        /// The second item's pointer in that source.
+        pointer: String,
+        /// The key field.
+        key: String,
+        /// The repeated value.
+        value: String,
+    },
+}
+
+/// Merges `sources` left to right. The first is the base; each later one is a merge patch.
+pub fn merge_all(
+    sources: &[Value],
+    options: &MergeOptions,
+) -> Result<(Value, Provenance), MergeError> {
+    let mut prov = Provenance::default();
+    let Some((first, rest)) = sources.split_first() else {
+        return Ok((Value::Null, prov));
+    };
+    record_tree(&mut prov, "", 0, "", first);
+    let mut result = first.clone();
+    for (i, patch) in rest.iter().enumerate() {
+        let mut m = Merger {
+            options,
+            prov: &mut prov,
+            source: i + 1,
+        };
+        result = m.merge(result, patch, &mut String::new(), &mut String::new())?;
+    }
+    Ok((result, prov))
+}
+
+/// RFC 7396 `MergePatch(target, patch)`, no options.
+pub fn merge_patch(target: Value, patch: &Value) -> Value {
+    let mut prov = Provenance::default();
+    let mut m = Merger {
+        options: &MergeOptions::default(),
+        prov: &mut prov,
+        source: 1,
+    };
+    m.merge(target, patch, &mut String::new(), &mut String::new())
+        .expect("plain RFC 7396 cannot fail")
+}
+
+/// Records `value` (and everything under it) as set by `source`.
+fn record_tree(prov: &mut Provenance, at: &str, source: usize, src_at: &str, value: &Value) {
+    prov.record(
+        at,
+        Origin {
+            source,
+            pointer: src_at.to_owned(),
+            given: Given::of(value),
+        },
+    );
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let t = escape_pointer_token(k);
+                record_tree(
+                    prov,
+                    &format!("{at}/{t}"),
+                    source,
+                    &format!("{src_at}/{t}"),
+                    v,
+                );
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                record_tree(
+                    prov,
+                    &format!("{at}/{i}"),
+                    source,
+                    &format!("{src_at}/{i}"),
+                    v,
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+struct Merger<'a> {
+    options: &'a MergeOptions,
+    prov: &'a mut Provenance,
+    source: usize,
+}
+
+impl Merger<'_> {
+    /// Merges `patch` (at `src` in its source) into `target` (at `at` in the result).
+    fn merge(
+        &mut self,
+        target: Value,
+        patch: &Value,
+        at: &mut String,
+        src: &mut String,
+    ) -> Result<Value, MergeError> {
+        match patch {
+            Value::Object(pmap) => {
+                let mut tmap = match target {
+                    Value::Object(m) => m,
+                    _ => {
+                        // The patch creates this object (replacing whatever was here).
+                        self.forget_below(at);
+                        self.prov.record(
+                            at,
+                            Origin {
+                                source: self.source,
+                                pointer: src.clone(),
+                                given: Given::Object,
+                            },
+                        );
+                        Map::new()
+                    }
+                };
+                for (k, v) in pmap {
+                    let token = escape_pointer_token(k);
+                    let (at_len, src_len) = (at.len(), src.len());
+                    at.push('/');
+                    at.push_str(&token);
+                    src.push('/');
+                    src.push_str(&token);
+                    if v.is_null() {
+                        // shift_remove keeps the order of the remaining keys (G8).
+                        if tmap.shift_remove(k).is_some() {
+                            self.forget_below(at);
+                            self.prov.record(
+                                at,
+                                Origin {
+                                    source: self.source,
+                                    pointer: src.clone(),
+                                    given: Given::Deleted,
+                                },
+                            );
+                        }
+                    } else if let Some(slot) = tmap.get_mut(k) {
+                        // Merged in place: a key keeps its position from the earlier source.
+                        let old = std::mem::take(slot);
+                        *slot = self.merge(old, v, at, src)?;
+                    } else {
+                        let merged = self.merge(Value::Null, v, at, src)?;
+                        tmap.insert(k.clone(), merged);
+                    }
+                    at.truncate(at_len);
+                    src.truncate(src_len);
+                }
+                Ok(Value::Object(tmap))
+            }
+            Value::Array(pitems) => {
+                let strategy = self
+                    .options
+                    .paths
+                    .get(at.as_str())
+                    .unwrap_or(&self.options.arrays)
+                    .clone();
+                match (strategy, target) {
+                    (ArrayStrategy::Append, Value::Array(mut titems)) => {
+                        let base = titems.len();
+                        for (i, v) in pitems.iter().enumerate() {
+                            record_tree(
+                                self.prov,
+                                &format!("{at}/{}", base + i),
+                                self.source,
+                                &format!("{src}/{i}"),
+                                v,
+                            );
+                            titems.push(v.clone());
+                        }
+                        Ok(Value::Array(titems))
+                    }
+                    (ArrayStrategy::ByKey(key), Value::Array(titems)) => {
+                        self.by_key(titems, pitems, &key, at, src)
+                    }
+                    _ => {
+                        self.replace_subtree(at, src, patch);
+                        Ok(patch.clone())
+                    }
+                }
+            }
+            _ => {
+                self.replace_subtree(at, src, patch);
+                Ok(patch.clone())
+            }
+        }
+    }
+
+    fn replace_subtree(&mut self, at: &str, src: &str, value: &Value) {
+        self.forget_below(at);
+        record_tree(self.prov, at, self.source, src, value);
+    }
+
+    /// Whatever was below `at` is gone from the result: so is its history.
+    fn forget_below(&mut self, at: &str) {
+        let prefix = format!("{at}/");
+        let stale: Vec<String> = self
+            .prov
+            .history
+            .range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
+            .map(|(k, _)| k)
+            .take_while(|k| k.starts_with(&prefix))
+            .cloned()
+            .collect();
+        for k in stale {
+            self.prov.history.remove(&k);
+        }
+    }
+
+    fn by_key(
+        &mut self,
+        mut titems: Vec<Value>,
+        pitems: &[Value],
+        key: &str,
+        at: &mut String,
+        src: &mut String,
+    ) -> Result<Value, MergeError> {
+        let key_of = |item: &Value| item.get(key).filter(|k| !k.is_null()).map(Value::to_string);
+        let mut seen = HashMap::new();
+        for (i, item) in pitems.iter().enumerate() {
+            let Some(k) = key_of(item) else {
+                return Err(MergeError::MissingKey {
+                    input: self.source,
+                    pointer: format!("{src}/{i}"),
+                    key: key.to_owned(),
+                });
+            };
+            if seen.insert(k.clone(), i).is_some() {
+                return Err(MergeError::DuplicateKey {
+                    input: self.source,
+                    pointer: format!("{src}/{i}"),
+                    key: key.to_owned(),
+                    value: k,
+                });
+            }
+            let pos = titems
+                .iter()
+                .position(|t| key_of(t).as_deref() == Some(k.as_str()));
+            let (at_len, src_len) = (at.len(), src.len());
+            src.push_str(&format!("/{i}"));
+            match pos {
+                Some(p) => {
+                    at.push_str(&format!("/{p}"));
+                    let old = std::mem::take(&mut titems[p]);
+                    titems[p] = self.merge(old, item, at, src)?;
+                }
+                None => {
+                    at.push_str(&format!("/{}", titems.len()));
+                    record_tree(self.prov, at, self.source, src, item);
+                    titems.push(item.clone());
+                }
+            }
+            at.truncate(at_len);
+            src.truncate(src_len);
+        }
+        Ok(Value::Array(titems))
+    }
+}
+
+#[cfg(test)]
+mod tests;
