@@ -8,6 +8,7 @@ mod corpus_yaml;
 mod crash;
 mod doc_index;
 mod merge;
+mod merge_laws;
 mod readme;
 mod snapshots;
 mod store;
