@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::schemas::SchemaCache;
-use super::validate::{problem_diagnostic, schema_diagnostic};
+use super::validate::{place_at, problem_diagnostic, schema_diagnostic_at};
 use super::{Error, Outcome, Workspace, write};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::doc::merge::{self, ArrayStrategy, MergeError, MergeOptions};
@@ -101,7 +101,12 @@ pub fn merge(
         arrays: req.arrays.clone(),
         ..MergeOptions::default()
     };
-    let (value, prov) = match merge::merge_all(&values, &options) {
+    let merged = match &req.schema {
+        // Provenance is only wanted to place schema errors at their source.
+        Some(_) => merge::merge_all(&values, &options).map(|(v, p)| (v, Some(p))),
+        None => merge::merge_values(&values, &options).map(|v| (v, None)),
+    };
+    let (value, prov) = match merged {
         Ok(r) => r,
         Err(e) => {
             let (input, pointer) = match &e {
@@ -109,21 +114,19 @@ pub fn merge(
                 | MergeError::DuplicateKey { input, pointer, .. } => (*input, pointer.clone()),
             };
             let src = &sources[input];
-            let index = &doc::index(src.format, &src.text)[0];
-            let mut d = schema_like(
-                &src.shown,
+            let mut d = Diagnostic::error(Code::Parse, &src.shown, e.to_string());
+            place_at(
+                &mut d,
                 &src.text,
-                index,
+                &doc::index(src.format, &src.text)[0],
                 &pointer,
-                Code::Parse,
-                e.to_string(),
             );
             d.pointer = Some(pointer);
             report(d, &mut outcome);
             return Ok((outcome, None));
         }
     };
-    if let Some(schema_path) = &req.schema {
+    if let (Some(schema_path), Some(prov)) = (&req.schema, &prov) {
         let schema_path = cwd.join(schema_path);
         let cache = SchemaCache::new(ws, true, Some(&schema_path));
         let schema = match cache.get(&schema_path) {
@@ -137,33 +140,15 @@ pub fn merge(
         if !schema.is_valid(&value) {
             let mut indexes: Vec<Option<SpanIndex>> = sources.iter().map(|_| None).collect();
             for err in schema.validate(&value) {
-                // Report the error where the offending value came from.
-                let d = match prov.setter(&err.instance_pointer) {
-                    Some(origin) => {
-                        let src = &sources[origin.source];
-                        let index = indexes[origin.source]
-                            .get_or_insert_with(|| doc::index(src.format, &src.text).remove(0));
-                        let mut local = err.clone();
-                        local.instance_pointer = origin.pointer.clone()
-                            + &err.instance_pointer[err
-                                .instance_pointer
-                                .len()
-                                .min(prov_prefix_len(&prov, &err.instance_pointer))..];
-                        let mut d = schema_diagnostic(&src.shown, &src.text, Some(index), &local);
-                        d.pointer = Some(err.instance_pointer.clone());
-                        d
-                    }
-                    None => {
-                        let mut d = Diagnostic::error(
-                            Code::Schema,
-                            sources[0].shown.clone(),
-                            err.message.clone(),
-                        );
-                        d.pointer = Some(err.instance_pointer.clone());
-                        d.schema_path = Some(err.schema_path.clone());
-                        d
-                    }
-                };
+                // Report the error where the offending value came from (every value of a
+                // merge result has a source: the base is recorded whole).
+                let (n, at) = prov
+                    .source_of(&err.instance_pointer)
+                    .unwrap_or((0, err.instance_pointer.clone()));
+                let src = &sources[n];
+                let index =
+                    indexes[n].get_or_insert_with(|| doc::index(src.format, &src.text).remove(0));
+                let d = schema_diagnostic_at(&src.shown, &src.text, Some(index), &err, &at);
                 report(d, &mut outcome);
             }
             return Ok((outcome, None));
@@ -196,42 +181,4 @@ pub fn merge(
     let written = write::report(committed, sink);
     outcome.written = written.written;
     Ok((outcome, None))
-}
-
-/// The length of the part of `pointer` that names the value a source set (the rest lies inside
-/// that value, at the same relative place in the source).
-fn prov_prefix_len(prov: &merge::Provenance, pointer: &str) -> usize {
-    let mut p = pointer;
-    loop {
-        if !prov.of(p).is_empty() {
-            return p.len();
-        }
-        match p.rfind('/') {
-            Some(i) => p = &p[..i],
-            None => return 0,
-        }
-    }
-}
-
-/// A diagnostic at `pointer` of a source.
-fn schema_like(
-    file: &Path,
-    text: &str,
-    index: &SpanIndex,
-    pointer: &str,
-    code: Code,
-    message: String,
-) -> Diagnostic {
-    let err = crate::doc::schema::SchemaError {
-        instance_pointer: pointer.to_owned(),
-        schema_path: String::new(),
-        keyword_location: None,
-        keyword: String::new(),
-        property: None,
-        message,
-    };
-    let mut d = schema_diagnostic(file, text, Some(index), &err);
-    d.code = code;
-    d.schema_path = None;
-    d
 }

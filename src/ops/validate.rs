@@ -301,16 +301,28 @@ pub(crate) fn schema_diagnostic(
     index: Option<&SpanIndex>,
     err: &SchemaError,
 ) -> Diagnostic {
+    schema_diagnostic_at(file, text, index, err, &err.instance_pointer)
+}
+
+/// [`schema_diagnostic`], placed at `at`: where the offending value sits in `text`. That differs
+/// from the instance pointer when the value came into a merged result from this source.
+pub(crate) fn schema_diagnostic_at(
+    file: &Path,
+    text: &str,
+    index: Option<&SpanIndex>,
+    err: &SchemaError,
+    at: &str,
+) -> Diagnostic {
     let mut d = Diagnostic::error(Code::Schema, file, err.message.clone());
     d.pointer = Some(err.instance_pointer.clone());
     d.schema_path = Some(err.schema_path.clone());
     if let Some(index) = index {
         // An unexpected property is shown at its own key.
         let exact = err.property.as_ref().and_then(|p| {
-            let ptr = format!("{}/{}", err.instance_pointer, doc::escape_pointer_token(p));
+            let ptr = format!("{at}/{}", doc::escape_pointer_token(p));
             index.get(&ptr).copied()
         });
-        let located = exact.or_else(|| index.nearest(&err.instance_pointer).map(|(_, l)| *l));
+        let located = exact.or_else(|| index.nearest(at).map(|(_, l)| *l));
         if let Some(l) = located {
             place(
                 &mut d,
@@ -320,6 +332,13 @@ pub(crate) fn schema_diagnostic(
         }
     }
     d
+}
+
+/// Places `d` at the value `pointer` of `text` (or its nearest indexed ancestor).
+pub(crate) fn place_at(d: &mut Diagnostic, text: &str, index: &SpanIndex, pointer: &str) {
+    if let Some((_, l)) = index.nearest(pointer) {
+        place(d, text, focus(l, false));
+    }
 }
 
 /// Errors about a whole object or array point at its key (one line), not at its whole body.

@@ -84,10 +84,24 @@ impl Provenance {
     /// The source that gave `pointer` its final value, or, for a pointer inside a value that a
     /// source set whole, the nearest ancestor's.
     pub fn setter(&self, pointer: &str) -> Option<&Origin> {
+        self.nearest(pointer).map(|(_, o)| o)
+    }
+
+    /// Where the final value at `pointer` sits in the source that set it: the source's index
+    /// and the pointer there (for a value inside one a source set whole, the same path below).
+    pub fn source_of(&self, pointer: &str) -> Option<(usize, String)> {
+        let (at, origin) = self.nearest(pointer)?;
+        Some((
+            origin.source,
+            format!("{}{}", origin.pointer, &pointer[at.len()..]),
+        ))
+    }
+
+    fn nearest<'p>(&self, pointer: &'p str) -> Option<(&'p str, &Origin)> {
         let mut p = pointer;
         loop {
             if let Some(o) = self.history.get(p).and_then(|h| h.last()) {
-                return Some(o);
+                return Some((p, o));
             }
             p = &p[..p.rfind('/')?];
         }
@@ -128,34 +142,50 @@ pub enum MergeError {
     },
 }
 
-/// Merges `sources` left to right. The first is the base; each later one is a merge patch.
+/// Merges `sources` left to right (the first is the base; each later one is a merge patch) and
+/// records the provenance of every value.
 pub fn merge_all(
     sources: &[Value],
     options: &MergeOptions,
 ) -> Result<(Value, Provenance), MergeError> {
     let mut prov = Provenance::default();
+    let value = merge_into(sources, options, Some(&mut prov))?;
+    Ok((value, prov))
+}
+
+/// [`merge_all`] without provenance, for when nobody will ask where a value came from.
+pub fn merge_values(sources: &[Value], options: &MergeOptions) -> Result<Value, MergeError> {
+    merge_into(sources, options, None)
+}
+
+fn merge_into(
+    sources: &[Value],
+    options: &MergeOptions,
+    mut prov: Option<&mut Provenance>,
+) -> Result<Value, MergeError> {
     let Some((first, rest)) = sources.split_first() else {
-        return Ok((Value::Null, prov));
+        return Ok(Value::Null);
     };
-    record_tree(&mut prov, "", 0, "", first);
+    if let Some(p) = prov.as_deref_mut() {
+        record_tree(p, "", 0, "", first);
+    }
     let mut result = first.clone();
     for (i, patch) in rest.iter().enumerate() {
         let mut m = Merger {
             options,
-            prov: &mut prov,
+            prov: prov.as_deref_mut(),
             source: i + 1,
         };
         result = m.merge(result, patch, &mut String::new(), &mut String::new())?;
     }
-    Ok((result, prov))
+    Ok(result)
 }
 
 /// RFC 7396 `MergePatch(target, patch)`, no options.
 pub fn merge_patch(target: Value, patch: &Value) -> Value {
-    let mut prov = Provenance::default();
     let mut m = Merger {
         options: &MergeOptions::default(),
-        prov: &mut prov,
+        prov: None,
         source: 1,
     };
     m.merge(target, patch, &mut String::new(), &mut String::new())
@@ -202,7 +232,8 @@ fn record_tree(prov: &mut Provenance, at: &str, source: usize, src_at: &str, val
 
 struct Merger<'a> {
     options: &'a MergeOptions,
-    prov: &'a mut Provenance,
+    /// `None`: no one will ask, so no history is kept.
+    prov: Option<&'a mut Provenance>,
     source: usize,
 }
 
@@ -222,14 +253,7 @@ impl Merger<'_> {
                     _ => {
                         // The patch creates this object (replacing whatever was here).
                         self.forget_below(at);
-                        self.prov.record(
-                            at,
-                            Origin {
-                                source: self.source,
-                                pointer: src.clone(),
-                                given: Given::Object,
-                            },
-                        );
+                        self.record(at, src, Given::Object);
                         Map::new()
                     }
                 };
@@ -244,14 +268,7 @@ impl Merger<'_> {
                         // shift_remove keeps the order of the remaining keys (G8).
                         if tmap.shift_remove(k).is_some() {
                             self.forget_below(at);
-                            self.prov.record(
-                                at,
-                                Origin {
-                                    source: self.source,
-                                    pointer: src.clone(),
-                                    given: Given::Deleted,
-                                },
-                            );
+                            self.record(at, src, Given::Deleted);
                         }
                     } else if let Some(slot) = tmap.get_mut(k) {
                         // Merged in place: a key keeps its position from the earlier source.
@@ -277,10 +294,8 @@ impl Merger<'_> {
                     (ArrayStrategy::Append, Value::Array(mut titems)) => {
                         let base = titems.len();
                         for (i, v) in pitems.iter().enumerate() {
-                            record_tree(
-                                self.prov,
+                            self.record_tree(
                                 &format!("{at}/{}", base + i),
-                                self.source,
                                 &format!("{src}/{i}"),
                                 v,
                             );
@@ -306,14 +321,33 @@ impl Merger<'_> {
 
     fn replace_subtree(&mut self, at: &str, src: &str, value: &Value) {
         self.forget_below(at);
-        record_tree(self.prov, at, self.source, src, value);
+        self.record_tree(at, src, value);
+    }
+
+    fn record(&mut self, at: &str, src: &str, given: Given) {
+        if let Some(p) = self.prov.as_deref_mut() {
+            let origin = Origin {
+                source: self.source,
+                pointer: src.to_owned(),
+                given,
+            };
+            p.record(at, origin);
+        }
+    }
+
+    fn record_tree(&mut self, at: &str, src: &str, value: &Value) {
+        if let Some(p) = self.prov.as_deref_mut() {
+            record_tree(p, at, self.source, src, value);
+        }
     }
 
     /// Whatever was below `at` is gone from the result: so is its history.
     fn forget_below(&mut self, at: &str) {
+        let Some(prov) = self.prov.as_deref_mut() else {
+            return;
+        };
         let prefix = format!("{at}/");
-        let stale: Vec<String> = self
-            .prov
+        let stale: Vec<String> = prov
             .history
             .range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
             .map(|(k, _)| k)
@@ -321,7 +355,7 @@ impl Merger<'_> {
             .cloned()
             .collect();
         for k in stale {
-            self.prov.history.remove(&k);
+            prov.history.remove(&k);
         }
     }
 
@@ -334,6 +368,14 @@ impl Merger<'_> {
         src: &mut String,
     ) -> Result<Value, MergeError> {
         let key_of = |item: &Value| item.get(key).filter(|k| !k.is_null()).map(Value::to_string);
+        // Target items by key, built once. Items appended below need no entry: the patch's own
+        // keys are unique (checked), so no later patch item can match them.
+        let by_key: HashMap<String, usize> = titems
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| key_of(t).map(|k| (k, i)))
+            .rev() // the first of equal keys wins, as a scan from the front would
+            .collect();
         let mut seen = HashMap::new();
         for (i, item) in pitems.iter().enumerate() {
             let Some(k) = key_of(item) else {
@@ -343,6 +385,7 @@ impl Merger<'_> {
                     key: key.to_owned(),
                 });
             };
+            let pos = by_key.get(&k).copied();
             if seen.insert(k.clone(), i).is_some() {
                 return Err(MergeError::DuplicateKey {
                     input: self.source,
@@ -351,9 +394,6 @@ impl Merger<'_> {
                     value: k,
                 });
             }
-            let pos = titems
-                .iter()
-                .position(|t| key_of(t).as_deref() == Some(k.as_str()));
             let (at_len, src_len) = (at.len(), src.len());
             src.push_str(&format!("/{i}"));
             match pos {
@@ -364,7 +404,7 @@ impl Merger<'_> {
                 }
                 None => {
                     at.push_str(&format!("/{}", titems.len()));
-                    record_tree(self.prov, at, self.source, src, item);
+                    self.record_tree(at, src, item);
                     titems.push(item.clone());
                 }
             }

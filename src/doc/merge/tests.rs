@@ -187,3 +187,50 @@ fn key_order_comes_from_the_earliest_source_and_survives_deletes() {
     let keys: Vec<&String> = out.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["a", "c", "d", "e"]);
 }
+
+#[test]
+fn source_of_maps_a_pointer_inside_a_value_set_whole() {
+    let options = MergeOptions::default();
+    let (_, prov) = merge_all(
+        &[json!({"a": 1}), json!({"list": [{"x": {"y": 1}}]})],
+        &options,
+    )
+    .unwrap();
+    assert_eq!(
+        prov.source_of("/list/0/x/y"),
+        Some((1, "/list/0/x/y".to_owned()))
+    );
+    let by_key = MergeOptions {
+        arrays: ArrayStrategy::ByKey("name".into()),
+        paths: BTreeMap::new(),
+    };
+    let (_, prov) = merge_all(
+        &[
+            json!({"s": [{"name": "a"}, {"name": "b", "v": {"w": 1}}]}),
+            json!({"s": [{"name": "b", "v": {"w": 2}}]}),
+        ],
+        &by_key,
+    )
+    .unwrap();
+    assert_eq!(prov.source_of("/s/1/v/w"), Some((1, "/s/0/v/w".to_owned())));
+    assert_eq!(
+        prov.source_of("/s/0/name"),
+        Some((0, "/s/0/name".to_owned()))
+    );
+}
+
+#[test]
+fn merge_values_equals_merge_all_without_the_history() {
+    let sources = [
+        json!({"a": [1], "b": {"c": 1}}),
+        json!({"a": [2], "b": {"c": null, "d": 2}}),
+    ];
+    let options = MergeOptions {
+        arrays: ArrayStrategy::Append,
+        paths: BTreeMap::new(),
+    };
+    assert_eq!(
+        merge_values(&sources, &options).unwrap(),
+        merge_all(&sources, &options).unwrap().0
+    );
+}
