@@ -452,7 +452,8 @@ fn fragment_of(uri: &str) -> Option<&str> {
     uri.split_once('#').map(|(_, f)| f)
 }
 
-fn percent_decode(text: &str) -> String {
+/// Decodes `%XX` escapes of a URI part; anything else (a stray `%`) is kept as it is.
+pub(crate) fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

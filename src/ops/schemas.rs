@@ -49,7 +49,7 @@ impl FileSource {
     fn local_path(&self, uri: &str) -> Result<PathBuf, String> {
         let uri = uri.split('#').next().unwrap_or(uri);
         if let Some(path) = uri.strip_prefix("file://") {
-            let path = PathBuf::from(percent_decode(path));
+            let path = PathBuf::from(schema::percent_decode(path));
             return self.inside(path, uri);
         }
         for (prefix, dir) in &self.map {
@@ -92,25 +92,6 @@ impl SchemaSource for FileSource {
         }
         Ok(docs.remove(0))
     }
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The `file://` URI of an absolute path.

@@ -8,10 +8,13 @@
 //! inside the workspace root; a file with other hard links is refused unless allowed). A temp
 //! file with a random name is created with `O_EXCL` through the target directory's fd, filled,
 //! given the original's owner (where permitted), extended attributes and permission bits, and
-//! `fsync`ed; then `renameat` puts it in place and the directory is `fsync`ed. Any failure
-//! removes the temp and leaves the target as it was; a failed fsync is never retried.
+//! `fsync`ed; then `renameat` puts it in place and the directory is `fsync`ed. Any failure up to
+//! the rename removes the temp and leaves the target as it was; a failed fsync is never retried.
 //!
 //! Limitations: only Unix. A process that holds the old file open keeps reading the old inode.
+//! [`write_file`] has no backup to undo with: if the directory fsync fails after the rename,
+//! it reports the failure but the new bytes are in place (a [`Transaction`](super::Transaction)
+//! rolls back instead).
 //!
 //! Proven by `tests/it/store.rs` (metadata, links) and the crash and error sweeps in
 //! `tests/it/crash.rs`.
