@@ -263,37 +263,25 @@ fn load_default_config(root: &Path) -> Result<(Config, Option<PathBuf>), Error> 
 
 fn load_config_file(path: &Path, root: &Path) -> Result<Config, Error> {
     let bytes = fs::read(path).map_err(|e| Error::io("read the config", path, e))?;
-    check_config(path, root, &bytes)?;
-    let text = String::from_utf8_lossy(&bytes);
-    // The schema check above catches what users get wrong; serde may still refuse what a
-    // schema cannot say, and is located the same way.
-    toml::from_str(&text).map_err(|e| {
-        let at = e
-            .span()
-            .map(|s| {
-                let before = &text[..s.start.min(text.len())];
-                let line = before.matches('\n').count() + 1;
-                let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-                format!(":{line}:{col}")
-            })
-            .unwrap_or_default();
-        Error::Config {
-            path: PathBuf::from(format!("{}{at}", path.display())),
-            message: e.message().to_owned(),
-        }
+    let value = check_config(path, root, &bytes)?;
+    // The schema check has found anything a user gets wrong, located; this cannot fail but for
+    // a rule the schema does not state.
+    serde_json::from_value(value).map_err(|e| Error::Config {
+        path: path.to_owned(),
+        message: e.to_string(),
     })
 }
 
-/// Validates `atomic.toml` against the schema generated from [`Config`], so a bad config gets
-/// every finding located, like any other validated file.
-fn check_config(path: &Path, root: &Path, bytes: &[u8]) -> Result<(), Error> {
+/// Parses `atomic.toml` and validates it against the schema generated from [`Config`], so a
+/// bad config gets every finding located, like any other validated file.
+fn check_config(path: &Path, root: &Path, bytes: &[u8]) -> Result<serde_json::Value, Error> {
     static SCHEMA: std::sync::OnceLock<Result<schema::Schema, String>> = std::sync::OnceLock::new();
     let shown = path.strip_prefix(root).unwrap_or(path).to_owned();
     let findings = |diagnostics| Error::ConfigFindings {
         path: shown.clone(),
         diagnostics,
     };
-    let docs = match doc::parse(Format::Toml, bytes, &Limits::default()) {
+    let mut docs = match doc::parse(Format::Toml, bytes, &Limits::default()) {
         Ok(d) => d,
         Err(p) => {
             let text = String::from_utf8_lossy(bytes);
@@ -313,13 +301,14 @@ fn check_config(path: &Path, root: &Path, bytes: &[u8]) -> Result<(), Error> {
     let schema = compiled
         .as_ref()
         .expect("the generated config schema compiles");
-    let Some(value) = docs.first().filter(|v| !schema.is_valid(v)) else {
-        return Ok(());
-    };
+    let value = docs.pop().unwrap_or_default(); // TOML is one document
+    if schema.is_valid(&value) {
+        return Ok(value);
+    }
     let text = std::str::from_utf8(bytes).unwrap_or_default();
     let index = doc::index(Format::Toml, text);
     let diagnostics = schema
-        .validate(value)
+        .validate(&value)
         .iter()
         .map(|e| super::validate::schema_diagnostic(&shown, text, index.first(), e))
         .map(|mut d| {
