@@ -58,10 +58,7 @@ pub fn merge(
     let mut values = Vec::new();
     for p in &req.sources {
         let path = cwd.join(p);
-        let shown = path
-            .strip_prefix(&ws.root)
-            .map(Path::to_owned)
-            .unwrap_or_else(|_| p.clone());
+        let shown = ws.shown(&path);
         let Some(format) = Format::from_path(&path) else {
             let d = Diagnostic::error(
                 Code::Parse,

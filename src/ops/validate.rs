@@ -82,19 +82,13 @@ pub fn validate(
     Ok(outcome)
 }
 
-fn shown(ws: &Workspace, abs: &Path) -> PathBuf {
-    abs.strip_prefix(&ws.root)
-        .map(Path::to_owned)
-        .unwrap_or_else(|_| abs.to_owned())
-}
-
 fn explicit_jobs(ws: &Workspace, cwd: &Path, paths: &[PathBuf]) -> Result<Vec<Job>, Error> {
     let entries = compiled_entries(ws)?;
     Ok(paths
         .iter()
         .map(|p| {
             let path = cwd.join(p);
-            let shown = shown(ws, &path);
+            let shown = ws.shown(&path);
             let schema = entries
                 .iter()
                 .find(|(set, _)| set.is_match(&shown))
@@ -150,7 +144,7 @@ fn config_jobs(ws: &Workspace) -> Result<Vec<Job>, Error> {
         if !entry.file_type().is_some_and(|t| t.is_file()) {
             continue;
         }
-        let rel = shown(ws, entry.path());
+        let rel = ws.shown(entry.path());
         for (set, schema) in &entries {
             if set.is_match(&rel) {
                 jobs.push(Job {

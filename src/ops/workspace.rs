@@ -163,6 +163,14 @@ impl Workspace {
         }
     }
 
+    /// How a file is named in findings: relative to the root when inside it, else as given
+    /// (absolute).
+    pub fn shown(&self, abs: &Path) -> PathBuf {
+        abs.strip_prefix(&self.root)
+            .map(Path::to_owned)
+            .unwrap_or_else(|_| abs.to_owned())
+    }
+
     /// A path given on the command line (relative to `cwd`), relative to the root. Paths that
     /// lead outside the root are refused.
     pub fn relative(&self, cwd: &Path, path: &Path) -> Result<PathBuf, Error> {
