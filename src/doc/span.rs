@@ -23,6 +23,22 @@ pub struct Span {
     pub end: Pos,
 }
 
+impl Span {
+    /// The span from `start_line:start_column` to just before `end_line:end_column` (1-based).
+    pub fn new(start_line: u32, start_column: u32, end_line: u32, end_column: u32) -> Self {
+        Span {
+            start: Pos {
+                line: start_line,
+                column: start_column,
+            },
+            end: Pos {
+                line: end_line,
+                column: end_column,
+            },
+        }
+    }
+}
+
 /// Where a value (and, for an object member, its key) sits in the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Located {

@@ -3,20 +3,6 @@ use serde_json::json;
 use super::*;
 use crate::doc::{Located, Pos, Span};
 
-/// A span from 1-based `line:column` to `line:column` (end exclusive).
-fn sp(l1: u32, c1: u32, l2: u32, c2: u32) -> Span {
-    Span {
-        start: Pos {
-            line: l1,
-            column: c1,
-        },
-        end: Pos {
-            line: l2,
-            column: c2,
-        },
-    }
-}
-
 fn ok(text: &str) -> Value {
     parse(text, &Limits::default()).unwrap_or_else(|p| panic!("{text:?}: {p:?}"))
 }
@@ -72,12 +58,12 @@ fn a_duplicate_key_names_both_places() {
     assert_eq!(p.message, "duplicate key `a`");
     assert_eq!(
         p.span,
-        Some(sp(4, 3, 4, 6)),
+        Some(Span::new(4, 3, 4, 6)),
         "the second `a`, with its quotes"
     );
     assert_eq!(
         p.related,
-        Some((sp(2, 3, 2, 6), "first defined here".to_owned()))
+        Some((Span::new(2, 3, 2, 6), "first defined here".to_owned()))
     );
 }
 
@@ -87,8 +73,8 @@ fn a_duplicate_is_found_through_escapes_and_nesting() {
     let p = err("[0, {\"x\": {\"a\": 1, \"\\u0061\": 2}}]");
     assert_eq!(p.code, Code::DuplicateKey);
     assert_eq!(p.message, "duplicate key `a`");
-    assert_eq!(p.span, Some(sp(1, 20, 1, 28)));
-    assert_eq!(p.related.map(|r| r.0), Some(sp(1, 12, 1, 15)));
+    assert_eq!(p.span, Some(Span::new(1, 20, 1, 28)));
+    assert_eq!(p.related.map(|r| r.0), Some(Span::new(1, 12, 1, 15)));
     // The same key in two objects is no duplicate.
     assert_eq!(ok(r#"[{"a":1},{"a":2}]"#), json!([{"a": 1}, {"a": 2}]));
 }
@@ -205,44 +191,44 @@ fn index_spans_nested_objects_exactly() {
     assert_eq!(
         at(text, ""),
         Located {
-            value: sp(1, 1, 5, 2),
+            value: Span::new(1, 1, 5, 2),
             key: None
         }
     );
     assert_eq!(
         at(text, "/server"),
         Located {
-            value: sp(2, 13, 3, 17),
-            key: Some(sp(2, 3, 2, 11)),
+            value: Span::new(2, 13, 3, 17),
+            key: Some(Span::new(2, 3, 2, 11)),
         }
     );
     assert_eq!(
         at(text, "/server/port"),
         Located {
-            value: sp(2, 22, 2, 26),
-            key: Some(sp(2, 14, 2, 20)),
+            value: Span::new(2, 22, 2, 26),
+            key: Some(Span::new(2, 14, 2, 20)),
         }
     );
     assert_eq!(
         at(text, "/server/host").value,
-        sp(3, 13, 3, 16),
+        Span::new(3, 13, 3, 16),
         "quotes included"
     );
-    assert_eq!(at(text, "/x").value, sp(4, 8, 4, 12));
+    assert_eq!(at(text, "/x").value, Span::new(4, 8, 4, 12));
     assert_eq!(index(text).len(), 5);
 }
 
 #[test]
 fn index_spans_arrays_of_objects() {
     let text = r#"{"items": [{"id": 1}, {"id": [2, {}], "e": []}], "k": 0}"#;
-    assert_eq!(at(text, "/items").value, sp(1, 11, 1, 48));
-    assert_eq!(at(text, "/items/0").value, sp(1, 12, 1, 21));
+    assert_eq!(at(text, "/items").value, Span::new(1, 11, 1, 48));
+    assert_eq!(at(text, "/items/0").value, Span::new(1, 12, 1, 21));
     assert_eq!(at(text, "/items/0").key, None);
-    assert_eq!(at(text, "/items/0/id").value, sp(1, 19, 1, 20));
-    assert_eq!(at(text, "/items/1").value, sp(1, 23, 1, 47));
-    assert_eq!(at(text, "/items/1/id/1").value, sp(1, 34, 1, 36));
-    assert_eq!(at(text, "/items/1/e").value, sp(1, 44, 1, 46));
-    assert_eq!(at(text, "/k").value, sp(1, 55, 1, 56));
+    assert_eq!(at(text, "/items/0/id").value, Span::new(1, 19, 1, 20));
+    assert_eq!(at(text, "/items/1").value, Span::new(1, 23, 1, 47));
+    assert_eq!(at(text, "/items/1/id/1").value, Span::new(1, 34, 1, 36));
+    assert_eq!(at(text, "/items/1/e").value, Span::new(1, 44, 1, 46));
+    assert_eq!(at(text, "/k").value, Span::new(1, 55, 1, 56));
     assert!(index(text).get("/items/2").is_none());
 }
 
@@ -252,30 +238,30 @@ fn index_counts_multibyte_characters_as_one_column() {
     assert_eq!(
         at(text, "/naïve"),
         Located {
-            value: sp(1, 11, 1, 16),
-            key: Some(sp(1, 2, 1, 9)),
+            value: Span::new(1, 11, 1, 16),
+            key: Some(Span::new(1, 2, 1, 9)),
         }
     );
-    assert_eq!(at(text, "/e").value, sp(1, 23, 1, 31));
+    assert_eq!(at(text, "/e").value, Span::new(1, 23, 1, 31));
     assert_eq!(
         at(text, "/a~1b~0").key,
-        Some(sp(1, 33, 1, 39)),
+        Some(Span::new(1, 33, 1, 39)),
         "pointer escapes"
     );
     assert_eq!(
         at(text, "/a~1b~0").value,
-        sp(1, 41, 1, 44),
+        Span::new(1, 41, 1, 44),
         "one column for a 4-byte char"
     );
-    assert_eq!(at(text, "/n").value, sp(1, 51, 1, 52));
+    assert_eq!(at(text, "/n").value, Span::new(1, 51, 1, 52));
     // A byte order mark counts as a column of line 1.
-    assert_eq!(at("\u{feff}[1]", "/0").value, sp(1, 3, 1, 4));
+    assert_eq!(at("\u{feff}[1]", "/0").value, Span::new(1, 3, 1, 4));
 }
 
 #[test]
 fn index_keys_spelled_with_escapes_by_their_value() {
     let text = r#"{"\u0061\/b": 1}"#;
-    assert_eq!(at(text, "/a~1b").key, Some(sp(1, 2, 1, 13)));
+    assert_eq!(at(text, "/a~1b").key, Some(Span::new(1, 2, 1, 13)));
 }
 
 #[test]
@@ -298,5 +284,5 @@ fn index_survives_any_text() {
         let _ = index(text);
     }
     // What precedes the first error is indexed.
-    assert_eq!(at("[1, 2, }", "/1").value, sp(1, 5, 1, 6));
+    assert_eq!(at("[1, 2, }", "/1").value, Span::new(1, 5, 1, 6));
 }

@@ -3,20 +3,6 @@ use serde_json::json;
 use super::*;
 use crate::doc::{Located, Pos};
 
-/// A span from 1-based `line:column` to `line:column` (end exclusive).
-fn sp(l1: u32, c1: u32, l2: u32, c2: u32) -> Span {
-    Span {
-        start: Pos {
-            line: l1,
-            column: c1,
-        },
-        end: Pos {
-            line: l2,
-            column: c2,
-        },
-    }
-}
-
 fn ok(text: &str) -> Value {
     parse(text, &Limits::default()).unwrap_or_else(|p| panic!("{text:?}: {p:?}"))
 }
@@ -115,13 +101,13 @@ fn nan_and_infinity_are_refused_where_they_are() {
         "a = 1\nb = -inf\n",
         Code::Parse,
         "`-inf` cannot be represented in JSON, which has no NaN or infinity",
-        sp(2, 5, 2, 9),
+        Span::new(2, 5, 2, 9),
     );
     check_err(
         "x = [1.0, nan]",
         Code::Parse,
         "`nan` cannot be represented in JSON, which has no NaN or infinity",
-        sp(1, 11, 1, 14),
+        Span::new(1, 11, 1, 14),
     );
 }
 
@@ -130,10 +116,10 @@ fn a_duplicate_key_names_both_places() {
     let p = err("a = 1\nb = 2\na = 3\n");
     assert_eq!(p.code, Code::DuplicateKey);
     assert_eq!(p.message, "duplicate key `a`");
-    assert_eq!(p.span, Some(sp(3, 1, 3, 2)));
+    assert_eq!(p.span, Some(Span::new(3, 1, 3, 2)));
     assert_eq!(
         p.related,
-        Some((sp(1, 1, 1, 2), "first defined here".to_owned()))
+        Some((Span::new(1, 1, 1, 2), "first defined here".to_owned()))
     );
 }
 
@@ -152,57 +138,57 @@ fn duplicates_in_every_form_name_both_places() {
     check_dup(
         "[server]\nport = 1\n\n[server]\n",
         "duplicate key `server`",
-        sp(4, 2, 4, 8),
-        sp(1, 2, 1, 8),
+        Span::new(4, 2, 4, 8),
+        Span::new(1, 2, 1, 8),
     );
     check_dup(
         "t = { x = 1, \"x\" = 2 }",
         "duplicate key `t.x`",
-        sp(1, 14, 1, 17),
-        sp(1, 7, 1, 8),
+        Span::new(1, 14, 1, 17),
+        Span::new(1, 7, 1, 8),
     );
     check_dup(
         "[s]\na.b = 1\n\"a\".b = 2",
         "duplicate key `s.a.b`",
-        sp(3, 5, 3, 6),
-        sp(2, 3, 2, 4),
+        Span::new(3, 5, 3, 6),
+        Span::new(2, 3, 2, 4),
     );
     check_dup(
         "a = 1\na.b = 2",
         "duplicate key `a`: the integer defined first cannot be extended",
-        sp(2, 1, 2, 2),
-        sp(1, 1, 1, 2),
+        Span::new(2, 1, 2, 2),
+        Span::new(1, 1, 1, 2),
     );
     check_dup(
         "[[srv]]\n[srv]",
         "duplicate key `srv`",
-        sp(2, 2, 2, 5),
-        sp(1, 3, 1, 6),
+        Span::new(2, 2, 2, 5),
+        Span::new(1, 3, 1, 6),
     );
     check_dup(
         "\"é ü\" = 1\n'é ü' = 2",
         "duplicate key `\"é ü\"`",
-        sp(2, 1, 2, 6),
-        sp(1, 1, 1, 6),
+        Span::new(2, 1, 2, 6),
+        Span::new(1, 1, 1, 6),
     );
     check_dup(
         "[t]\na = { b = 1 }\n[t.a.c]",
         "duplicate key `t.a`: the inline table defined first cannot be extended",
-        sp(3, 4, 3, 5),
-        sp(2, 1, 2, 2),
+        Span::new(3, 4, 3, 5),
+        Span::new(2, 1, 2, 2),
     );
     check_dup(
         "a = {x = {y = 1, y = 2}}",
         "duplicate key `a.x.y`",
-        sp(1, 18, 1, 19),
-        sp(1, 11, 1, 12),
+        Span::new(1, 18, 1, 19),
+        Span::new(1, 11, 1, 12),
     );
     // Later duplicates do not hide the first one's places.
     check_dup(
         "a = 1\na = 2\na = 3\n[t]\nx = 1\nx = 2",
         "duplicate key `a`",
-        sp(2, 1, 2, 2),
-        sp(1, 1, 1, 2),
+        Span::new(2, 1, 2, 2),
+        Span::new(1, 1, 1, 2),
     );
 }
 
@@ -222,11 +208,11 @@ fn nesting_past_the_limit_is_a_limit_problem() {
         (
             Code::Limit,
             "nesting deeper than 3 levels",
-            Some(sp(1, 7, 1, 10))
+            Some(Span::new(1, 7, 1, 10))
         )
     );
     let p = parse("[a.b.c]\nd = 1", &tight).unwrap_err();
-    assert_eq!((p.code, p.span), (Code::Limit, Some(sp(1, 1, 1, 8))));
+    assert_eq!((p.code, p.span), (Code::Limit, Some(Span::new(1, 1, 1, 8))));
 
     // toml_edit's own bounds, far below what would hurt the stack.
     let deep = format!("a = {}{}", "[".repeat(100_000), "]".repeat(100_000));
@@ -240,7 +226,7 @@ fn nesting_past_the_limit_is_a_limit_problem() {
     let p = err(&dotted);
     assert_eq!(p.code, Code::Limit);
     assert_eq!(p.message, "a key of more than 80 dotted parts");
-    assert_eq!(p.span, Some(sp(2, 1, 2, 400)));
+    assert_eq!(p.span, Some(Span::new(2, 1, 2, 400)));
 }
 
 #[test]
@@ -279,7 +265,7 @@ fn syntax_errors_are_parse_problems_located_in_characters() {
     assert_eq!(p.code, Code::Parse);
     assert_eq!(
         p.span,
-        Some(sp(1, 2, 1, 3)),
+        Some(Span::new(1, 2, 1, 3)),
         "é, one column: bare keys are ASCII"
     );
 
@@ -290,7 +276,11 @@ fn syntax_errors_are_parse_problems_located_in_characters() {
 
     let p = err("a = 1\0");
     assert_eq!(p.code, Code::Parse);
-    assert_eq!(p.span, Some(sp(1, 5, 1, 7)), "the token that holds the NUL");
+    assert_eq!(
+        p.span,
+        Some(Span::new(1, 5, 1, 7)),
+        "the token that holds the NUL"
+    );
 }
 
 #[test]
@@ -300,31 +290,31 @@ fn toml_1_1_syntax_is_refused_with_a_reason() {
         "t = 07:32",
         Code::Parse,
         &why("a time without seconds"),
-        sp(1, 5, 1, 10),
+        Span::new(1, 5, 1, 10),
     );
     check_err(
         "s = \"a\\x41\"",
         Code::Parse,
         &why("the escape `\\x`"),
-        sp(1, 7, 1, 11),
+        Span::new(1, 7, 1, 11),
     );
     check_err(
         "\"\\e\" = 1",
         Code::Parse,
         &why("the escape `\\e`"),
-        sp(1, 2, 1, 4),
+        Span::new(1, 2, 1, 4),
     );
     check_err(
         "t = { a = 1,\n  b = 2 }",
         Code::Parse,
         &why("a newline inside an inline table"),
-        sp(1, 5, 2, 10),
+        Span::new(1, 5, 2, 10),
     );
     check_err(
         "t = { a = 1, }",
         Code::Parse,
         &why("a trailing comma in an inline table"),
-        sp(1, 12, 1, 13),
+        Span::new(1, 12, 1, 13),
     );
     // What 1.0 allows: newlines inside values of an inline table; escaped backslashes.
     assert_eq!(
@@ -350,33 +340,33 @@ fn index_spans_tables_and_their_keys() {
     assert_eq!(
         at(text, ""),
         Located {
-            value: sp(1, 1, 8, 1),
+            value: Span::new(1, 1, 8, 1),
             key: None
         }
     );
     assert_eq!(
         at(text, "/name"),
         Located {
-            value: sp(1, 8, 1, 11),
-            key: Some(sp(1, 1, 1, 5)),
+            value: Span::new(1, 8, 1, 11),
+            key: Some(Span::new(1, 1, 1, 5)),
         }
     );
     assert_eq!(
         at(text, "/server"),
         Located {
-            value: sp(3, 1, 3, 9),
-            key: Some(sp(3, 2, 3, 8)),
+            value: Span::new(3, 1, 3, 9),
+            key: Some(Span::new(3, 2, 3, 8)),
         }
     );
-    assert_eq!(at(text, "/server/port").value, sp(4, 8, 4, 12));
+    assert_eq!(at(text, "/server/port").value, Span::new(4, 8, 4, 12));
     assert_eq!(
         at(text, "/server/tls"),
         Located {
-            value: sp(6, 1, 6, 13),
-            key: Some(sp(6, 9, 6, 12)),
+            value: Span::new(6, 1, 6, 13),
+            key: Some(Span::new(6, 9, 6, 12)),
         }
     );
-    assert_eq!(at(text, "/server/tls/cert").value, sp(7, 8, 7, 11));
+    assert_eq!(at(text, "/server/tls/cert").value, Span::new(7, 8, 7, 11));
 }
 
 #[test]
@@ -385,31 +375,31 @@ fn index_spans_inline_tables_and_arrays() {
     assert_eq!(
         at(text, "/p"),
         Located {
-            value: sp(1, 5, 1, 36),
-            key: Some(sp(1, 1, 1, 2)),
+            value: Span::new(1, 5, 1, 36),
+            key: Some(Span::new(1, 1, 1, 2)),
         }
     );
     assert_eq!(
         at(text, "/p/x"),
         Located {
-            value: sp(1, 11, 1, 12),
-            key: Some(sp(1, 7, 1, 8)),
+            value: Span::new(1, 11, 1, 12),
+            key: Some(Span::new(1, 7, 1, 8)),
         }
     );
-    assert_eq!(at(text, "/p/y").value, sp(1, 18, 1, 34));
+    assert_eq!(at(text, "/p/y").value, Span::new(1, 18, 1, 34));
     assert_eq!(
         at(text, "/p/y/0"),
         Located {
-            value: sp(1, 19, 1, 20),
+            value: Span::new(1, 19, 1, 20),
             key: None,
         }
     );
-    assert_eq!(at(text, "/p/y/1").value, sp(1, 22, 1, 33));
+    assert_eq!(at(text, "/p/y/1").value, Span::new(1, 22, 1, 33));
     assert_eq!(
         at(text, "/p/y/1/z"),
         Located {
-            value: sp(1, 28, 1, 31),
-            key: Some(sp(1, 24, 1, 25)),
+            value: Span::new(1, 28, 1, 31),
+            key: Some(Span::new(1, 24, 1, 25)),
         },
         "a multi-byte character is one column"
     );
@@ -421,26 +411,26 @@ fn index_spans_arrays_of_tables() {
     assert_eq!(
         at(text, "/servers"),
         Located {
-            value: sp(1, 1, 1, 12),
-            key: Some(sp(1, 3, 1, 10)),
+            value: Span::new(1, 1, 1, 12),
+            key: Some(Span::new(1, 3, 1, 10)),
         }
     );
     assert_eq!(
         at(text, "/servers/0"),
         Located {
-            value: sp(1, 1, 1, 12),
+            value: Span::new(1, 1, 1, 12),
             key: None,
         }
     );
-    assert_eq!(at(text, "/servers/1").value, sp(4, 1, 4, 12));
+    assert_eq!(at(text, "/servers/1").value, Span::new(4, 1, 4, 12));
     assert_eq!(
         at(text, "/servers/1/name"),
         Located {
-            value: sp(5, 8, 5, 11),
-            key: Some(sp(5, 1, 5, 5)),
+            value: Span::new(5, 8, 5, 11),
+            key: Some(Span::new(5, 1, 5, 5)),
         }
     );
-    assert_eq!(at(text, "/servers/0/name").value, sp(2, 8, 2, 11));
+    assert_eq!(at(text, "/servers/0/name").value, Span::new(2, 8, 2, 11));
 }
 
 #[test]
@@ -449,22 +439,26 @@ fn index_spans_dotted_keys_and_escaped_pointers() {
     assert_eq!(
         at(text, "/a"),
         Located {
-            value: sp(1, 1, 1, 2),
-            key: Some(sp(1, 1, 1, 2)),
+            value: Span::new(1, 1, 1, 2),
+            key: Some(Span::new(1, 1, 1, 2)),
         },
         "an implicit table is the key that made it"
     );
-    assert_eq!(at(text, "/a/b").value, sp(1, 3, 1, 4));
+    assert_eq!(at(text, "/a/b").value, Span::new(1, 3, 1, 4));
     assert_eq!(
         at(text, "/a/b/c"),
         Located {
-            value: sp(1, 9, 1, 10),
-            key: Some(sp(1, 5, 1, 6)),
+            value: Span::new(1, 9, 1, 10),
+            key: Some(Span::new(1, 5, 1, 6)),
         }
     );
-    assert_eq!(at(text, "/x~1y/m~0n").key, Some(sp(2, 7, 2, 12)));
-    assert_eq!(at(text, "/t").value, sp(3, 2, 3, 3), "implicit by a header");
-    assert_eq!(at(text, "/t/u").value, sp(3, 1, 3, 6));
+    assert_eq!(at(text, "/x~1y/m~0n").key, Some(Span::new(2, 7, 2, 12)));
+    assert_eq!(
+        at(text, "/t").value,
+        Span::new(3, 2, 3, 3),
+        "implicit by a header"
+    );
+    assert_eq!(at(text, "/t/u").value, Span::new(3, 1, 3, 6));
 }
 
 #[test]

@@ -37,13 +37,6 @@ fn pos(line: u32, column: u32) -> Pos {
     Pos { line, column }
 }
 
-fn span(l1: u32, c1: u32, l2: u32, c2: u32) -> Span {
-    Span {
-        start: pos(l1, c1),
-        end: pos(l2, c2),
-    }
-}
-
 /// The source text that `span` covers (lines and columns counted as `Pos` counts them).
 fn cut(text: &str, span: Span) -> String {
     let offset = |p: Pos| {
@@ -216,25 +209,41 @@ fn aliases_share_values() {
 #[test]
 fn duplicate_keys_name_both_places() {
     let cases = [
-        ("a: 1\nb: 2\na: 3\n", span(3, 1, 3, 2), span(1, 1, 1, 2)),
-        ("top:\n  k: 1\n  k: 2\n", span(3, 3, 3, 4), span(2, 3, 2, 4)),
-        ("{x: 1, y: 2, x: 3}\n", span(1, 14, 1, 15), span(1, 2, 1, 3)),
-        ("0x0B: 1\n11: 2\n", span(2, 1, 2, 3), span(1, 1, 1, 5)),
+        (
+            "a: 1\nb: 2\na: 3\n",
+            Span::new(3, 1, 3, 2),
+            Span::new(1, 1, 1, 2),
+        ),
+        (
+            "top:\n  k: 1\n  k: 2\n",
+            Span::new(3, 3, 3, 4),
+            Span::new(2, 3, 2, 4),
+        ),
+        (
+            "{x: 1, y: 2, x: 3}\n",
+            Span::new(1, 14, 1, 15),
+            Span::new(1, 2, 1, 3),
+        ),
+        (
+            "0x0B: 1\n11: 2\n",
+            Span::new(2, 1, 2, 3),
+            Span::new(1, 1, 1, 5),
+        ),
         (
             "- name: a\n  'é': 1\n  \"é\": 2\n",
-            span(3, 3, 3, 6),
-            span(2, 3, 2, 6),
+            Span::new(3, 3, 3, 6),
+            Span::new(2, 3, 2, 6),
         ),
         (
             "a: &m {k: 1, k: 2}\nb: *m\n",
-            span(1, 14, 1, 15),
-            span(1, 8, 1, 9),
+            Span::new(1, 14, 1, 15),
+            Span::new(1, 8, 1, 9),
         ),
-        ("~: 1\n: 2\n", span(2, 1, 2, 1), span(1, 1, 1, 2)),
+        ("~: 1\n: 2\n", Span::new(2, 1, 2, 1), Span::new(1, 1, 1, 2)),
         (
             "true: 1\nTrue: 2\n'true': 3\n",
-            span(3, 1, 3, 7),
-            span(1, 1, 1, 5),
+            Span::new(3, 1, 3, 7),
+            Span::new(1, 1, 1, 5),
         ),
     ];
     for (text, second, first) in cases {
@@ -455,14 +464,14 @@ fn nested_mappings_have_exact_spans() {
     let ix = index(text);
     assert_eq!(ix.len(), 1);
     let root = ix[0].get("").unwrap();
-    assert_eq!(root.value, span(1, 1, 5, 9));
+    assert_eq!(root.value, Span::new(1, 1, 5, 9));
     assert_eq!(root.key, None);
     let host = ix[0].get("/server/host").unwrap();
-    assert_eq!(host.value, span(2, 9, 2, 20));
-    assert_eq!(host.key, Some(span(2, 3, 2, 7)));
+    assert_eq!(host.value, Span::new(2, 9, 2, 20));
+    assert_eq!(host.key, Some(Span::new(2, 3, 2, 7)));
     let server = ix[0].get("/server").unwrap();
-    assert_eq!(server.value, span(2, 3, 4, 18));
-    assert_eq!(server.key, Some(span(1, 1, 1, 7)));
+    assert_eq!(server.value, Span::new(2, 3, 4, 18));
+    assert_eq!(server.key, Some(Span::new(1, 1, 1, 7)));
     assert_eq!(
         at(text, &ix, 0, "/server/tls/enabled"),
         ("true".into(), Some("enabled".into()))
@@ -487,7 +496,7 @@ fn sequences_of_mappings() {
     );
     assert_eq!(
         ix[0].get("/items/1/name").unwrap().value,
-        span(4, 11, 4, 12)
+        Span::new(4, 11, 4, 12)
     );
     assert_eq!(at(text, &ix, 0, "/items/1/name").1.as_deref(), Some("name"));
 }
@@ -500,7 +509,7 @@ fn flow_style() {
     assert_eq!(value_at(text, "/b"), "[x, \"y z\"]");
     assert_eq!(value_at(text, "/b/1"), "\"y z\"");
     assert_eq!(at(text, &ix, 0, "/c/d"), ("'e'".into(), Some("d".into())));
-    assert_eq!(ix[0].get("/b/0").unwrap().value, span(1, 12, 1, 13));
+    assert_eq!(ix[0].get("/b/0").unwrap().value, Span::new(1, 12, 1, 13));
 
     let text = "s: [a: 1, b]\nm: {k, l: [\n  x ]}\n";
     let ix = index(text);
@@ -520,9 +529,9 @@ fn flow_style() {
 fn crlf_line_ends_are_not_part_of_spans() {
     let text = "a: 1\r\nb:\r\n  - x\r\n  - 'y'\r\n";
     let ix = index(text);
-    assert_eq!(ix[0].get("/a").unwrap().value, span(1, 4, 1, 5));
+    assert_eq!(ix[0].get("/a").unwrap().value, Span::new(1, 4, 1, 5));
     assert_eq!(value_at(text, "/b"), "- x\r\n  - 'y'");
-    assert_eq!(ix[0].get("/b/1").unwrap().value, span(4, 5, 4, 8));
+    assert_eq!(ix[0].get("/b/1").unwrap().value, Span::new(4, 5, 4, 8));
 }
 
 #[test]
@@ -579,8 +588,8 @@ fn multi_document_streams_index_each_document_on_its_own_lines() {
     let ix = index(text);
     assert_eq!(ix.len(), values(text).len());
     assert_eq!(ix.len(), 4);
-    assert_eq!(ix[0].get("/a").unwrap().value, span(1, 4, 1, 5));
-    assert_eq!(ix[1].get("/b/0").unwrap().value, span(4, 5, 4, 6));
+    assert_eq!(ix[0].get("/a").unwrap().value, Span::new(1, 4, 1, 5));
+    assert_eq!(ix[1].get("/b/0").unwrap().value, Span::new(4, 5, 4, 6));
     assert_eq!(ix[1].get("/a"), None);
     assert!(
         ix[2].get("").is_some(),
@@ -594,10 +603,10 @@ fn columns_count_characters_not_bytes() {
     let text = "名前: 値\nemoji: \"🎉🎉\"\nk: [é, ü]\n";
     let ix = index(text);
     let name = ix[0].get("/名前").unwrap();
-    assert_eq!(name.key, Some(span(1, 1, 1, 3)));
-    assert_eq!(name.value, span(1, 5, 1, 6));
-    assert_eq!(ix[0].get("/emoji").unwrap().value, span(2, 8, 2, 12));
-    assert_eq!(ix[0].get("/k/1").unwrap().value, span(3, 8, 3, 9));
+    assert_eq!(name.key, Some(Span::new(1, 1, 1, 3)));
+    assert_eq!(name.value, Span::new(1, 5, 1, 6));
+    assert_eq!(ix[0].get("/emoji").unwrap().value, Span::new(2, 8, 2, 12));
+    assert_eq!(ix[0].get("/k/1").unwrap().value, Span::new(3, 8, 3, 9));
 }
 
 #[test]
