@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::{Error, Outcome, Workspace};
 use crate::event::{Event, Sink};
-use crate::store::{Committed, LinkPolicy, Store};
+use crate::store::{self, Committed, LinkPolicy, Store};
 
 /// What to write where.
 #[derive(Debug, Clone)]
@@ -26,6 +26,7 @@ pub fn write(ws: &Workspace, req: WriteRequest, sink: &mut dyn Sink) -> Result<O
     options.links = LinkPolicy {
         allow_hardlinks: req.allow_hardlinks,
     };
+    store::check_target(&ws.root, &req.path, options.links)?;
     let store = Store::open(&ws.root, options, sink)?;
     let mut tx = store.transaction("write");
     tx.write(&req.path, req.bytes)?;

@@ -263,6 +263,15 @@ impl Store {
     }
 }
 
+/// Checks, without touching the disk, that `path` (relative to `root`) may be written: inside
+/// the root, not a link out of it, not a directory, not hard-linked unless `links` allows it.
+/// Commands call it before opening the store, so a refused write does not even create the
+/// state directory. [`Transaction::write`] checks again under the lock.
+pub fn check_target(root: &Path, path: &Path, links: LinkPolicy) -> Result<()> {
+    let root = fs::canonicalize(root).ctx("resolve the workspace root", root)?;
+    atomic::resolve(&root, path, links).map(drop)
+}
+
 /// Digest and size of any file, streaming in constant memory.
 pub fn hash_path(path: &Path) -> Result<FileState> {
     txn::hash_file(path)

@@ -93,6 +93,10 @@ fn a_symlink_pointing_outside_is_refused_and_nothing_changes() {
     assert!(r.stderr.contains("app.json"), "{}", r.stderr);
     assert_eq!(fs::read_to_string(&target).unwrap(), "root:x:0:0\n");
     assert_eq!(ws.snapshot(), before);
+    assert!(
+        !ws.path(".atomic").exists(),
+        "a refused write creates no state either"
+    );
     assert!(ws.leftover_temps().is_empty());
 }
 
