@@ -170,7 +170,7 @@ pub fn merge(
         return Ok((outcome, Some(text)));
     };
     let rel = ws.relative(cwd, output)?;
-    crate::store::check_target(&ws.root, &rel, Default::default())?;
+    crate::store::check_target(&ws.root, &rel)?;
     let store = Store::open(&ws.root, ws.store_options(req.command.clone()), sink)?;
     let mut tx = store.transaction("merge");
     tx.write(&rel, text)?;

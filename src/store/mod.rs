@@ -263,12 +263,17 @@ impl Store {
     }
 }
 
-/// Checks, without touching the disk, that `path` (relative to `root`) may be written: inside
-/// the root, not a link out of it, not a directory, not hard-linked unless `links` allows it.
-/// Commands call it before opening the store, so a refused write does not even create the
-/// state directory. [`Transaction::write`] checks again under the lock.
-pub fn check_target(root: &Path, path: &Path, links: LinkPolicy) -> Result<()> {
+/// Checks, without touching the disk and without the lock, what cannot change under a running
+/// transaction: `path` (relative to `root`) is inside the root, not a link out of it or a
+/// dangling one, not a directory. Commands call it before opening the store, so such a write
+/// is refused before the state directory exists. Hard links are not checked here: a running
+/// transaction's backup is briefly a second link to its file. [`Transaction::write`] checks
+/// everything again under the lock.
+pub fn check_target(root: &Path, path: &Path) -> Result<()> {
     let root = fs::canonicalize(root).ctx("resolve the workspace root", root)?;
+    let links = LinkPolicy {
+        allow_hardlinks: true,
+    };
     atomic::resolve(&root, path, links).map(drop)
 }
 

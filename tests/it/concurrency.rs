@@ -57,10 +57,15 @@ fn eight_processes_writing_shared_and_own_files_lose_nothing() {
                 })
             })
             .collect();
-        for h in writers {
-            h.join().unwrap();
-        }
+        // Join every writer before judging any: the reader stops only once `done` is set, so a
+        // failed writer must not leave it spinning forever.
+        let results: Vec<_> = writers.into_iter().map(|h| h.join()).collect();
         done.store(true, Ordering::Relaxed);
+        for r in results {
+            if let Err(panic) = r {
+                std::panic::resume_unwind(panic);
+            }
+        }
     });
     assert!(reads.load(Ordering::Relaxed) > 0);
 
