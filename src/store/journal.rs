@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::error::{IoContext, Result, StoreError};
-use super::manifest::FileState;
+use super::manifest::{FileState, Inputs};
 use super::sys;
 
 /// The file a transaction touches and every name it may create for it.
@@ -39,6 +39,12 @@ pub(crate) struct Entry {
     pub backup_temp: Option<Name>,
     /// The manifest's entry for `path` before, to restore on rollback.
     pub manifest_before: Option<FileState>,
+    /// What the new bytes were made from (a generated file), for the manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<Inputs>,
+    /// The manifest's inputs for `path` before, to restore on rollback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs_before: Option<Inputs>,
 }
 
 /// A file name that may not be UTF-8, stored as bytes.

@@ -20,6 +20,17 @@ pub struct FileState {
     pub size: u64,
 }
 
+/// What a generated file was made from: the digests of its sources and its schema when it was
+/// written (`apply` records them; a file written by hand has none).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inputs {
+    /// Each source, relative to the workspace root, with the digest of the bytes that were read.
+    pub sources: BTreeMap<String, Sha256Digest>,
+    /// The schema the output was validated against, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Sha256Digest>,
+}
+
 /// Every managed file, by path relative to the workspace root (sorted, `/`-separated).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -27,6 +38,9 @@ pub struct Manifest {
     pub version: u32,
     /// The files.
     pub files: BTreeMap<String, FileState>,
+    /// For generated files (a subset of `files`), what they were made from.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<String, Inputs>,
 }
 
 impl Manifest {
@@ -36,7 +50,7 @@ impl Manifest {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Ok(Manifest {
                     version: 1,
-                    files: BTreeMap::new(),
+                    ..Manifest::default()
                 });
             }
             Err(e) => return Err(e).ctx("read", path),
@@ -53,18 +67,26 @@ impl Manifest {
         v
     }
 
-    /// Sets (`Some`) or removes (`None`) the entries of these paths.
+    /// Sets (`Some`) or removes (`None`) the entries of these paths, with their inputs.
     pub(crate) fn upsert<'a>(
         &mut self,
-        changes: impl IntoIterator<Item = (&'a str, Option<FileState>)>,
+        changes: impl IntoIterator<Item = (&'a str, Option<FileState>, Option<&'a Inputs>)>,
     ) {
-        for (path, state) in changes {
+        for (path, state, inputs) in changes {
             match state {
                 Some(s) => {
                     self.files.insert(path.to_owned(), s);
                 }
                 None => {
                     self.files.remove(path);
+                }
+            }
+            match inputs.filter(|_| state.is_some()) {
+                Some(i) => {
+                    self.inputs.insert(path.to_owned(), i.clone());
+                }
+                None => {
+                    self.inputs.remove(path);
                 }
             }
         }

@@ -29,7 +29,7 @@ pub use atomic::{Durability, LinkPolicy, WriteOptions, Written, write_file};
 pub use error::{Result, StoreError};
 pub use hash::{ParseDigestError, Sha256Digest};
 pub use lock::{LockMode, StoreLock};
-pub use manifest::{FileState, Manifest};
+pub use manifest::{FileState, Inputs, Manifest};
 pub use objects::BackupRecord;
 pub use txn::{Committed, FileChange, Transaction};
 

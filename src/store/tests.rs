@@ -167,6 +167,8 @@ fn crashed(root: &Path, old: &[u8], new: &[u8], commit: bool, abort: bool) -> (S
             gid: None,
             backup_temp: Some(std::ffi::OsString::from(".bk.atomic-tmp").into()),
             manifest_before: None,
+            inputs: None,
+            inputs_before: None,
         }],
     };
     let mut j = Journal::create(&store.journal_dir(), &intent).unwrap();

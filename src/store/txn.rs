@@ -37,7 +37,7 @@ use super::atomic::{self, NewMeta, Target};
 use super::error::{IoContext, Result, StoreError};
 use super::hash::Sha256Digest;
 use super::journal::{Entry, Intent, Journal};
-use super::manifest::FileState;
+use super::manifest::{FileState, Inputs};
 use super::objects::{self, BackupRecord, Objects};
 use super::sys;
 
@@ -65,7 +65,11 @@ struct Pending {
 
 #[derive(Debug)]
 enum Change {
-    Write { bytes: Vec<u8>, mode: Option<u32> },
+    Write {
+        bytes: Vec<u8>,
+        mode: Option<u32>,
+        inputs: Option<Inputs>,
+    },
     Delete,
 }
 
@@ -121,6 +125,25 @@ impl<'s> Transaction<'s> {
             Change::Write {
                 bytes: bytes.into(),
                 mode: None,
+                inputs: None,
+            },
+        )
+    }
+
+    /// Like [`write`](Self::write), for a generated file: the manifest also records what it
+    /// was made from, so a later check can tell which inputs changed.
+    pub fn write_generated(
+        &mut self,
+        path: impl AsRef<Path>,
+        bytes: impl Into<Vec<u8>>,
+        inputs: Inputs,
+    ) -> Result<&mut Self> {
+        self.add(
+            path.as_ref(),
+            Change::Write {
+                bytes: bytes.into(),
+                mode: None,
+                inputs: Some(inputs),
             },
         )
     }
@@ -137,6 +160,7 @@ impl<'s> Transaction<'s> {
             Change::Write {
                 bytes: bytes.into(),
                 mode: Some(mode & 0o7777),
+                inputs: None,
             },
         )
     }
@@ -177,20 +201,31 @@ impl<'s> Transaction<'s> {
         let mut payloads = Vec::with_capacity(self.pending.len());
         for (p, before) in self.pending.into_iter().zip(befores) {
             let path = path_key(&p.target.path)?;
-            let (after, bytes, mode) = match p.change {
-                Change::Write { bytes, mode } => {
+            let (after, bytes, mode, inputs) = match p.change {
+                Change::Write {
+                    bytes,
+                    mode,
+                    inputs,
+                } => {
                     let after = FileState {
                         sha256: Sha256Digest::of(&bytes),
                         size: bytes.len() as u64,
                     };
                     let mode = mode.unwrap_or_else(|| NewMeta::for_target(&p.target).mode);
-                    (Some(after), Some(bytes), mode)
+                    (Some(after), Some(bytes), mode, inputs)
                 }
-                Change::Delete => (None, None, p.target.existing.map_or(0o600, |m| m.mode)),
+                Change::Delete => (
+                    None,
+                    None,
+                    p.target.existing.map_or(0o600, |m| m.mode),
+                    None,
+                ),
             };
             let changed = before != after;
             entries.push(Entry {
                 manifest_before: manifest.files.get(&path).copied(),
+                inputs_before: manifest.inputs.get(&path).cloned(),
+                inputs,
                 path,
                 real: path_key(&p.target.real)?,
                 temp: sys::temp_name(p.target.name()).into(),
@@ -214,9 +249,9 @@ impl<'s> Transaction<'s> {
                 backup: e.backup_temp.as_ref().and(e.before).map(|b| b.sha256),
             })
             .collect();
-        let all_recorded = entries
-            .iter()
-            .all(|e| e.before == e.after && e.manifest_before == e.after);
+        let all_recorded = entries.iter().all(|e| {
+            e.before == e.after && e.manifest_before == e.after && e.inputs == e.inputs_before
+        });
         if all_recorded {
             return Ok(Committed { txid, files });
         }
@@ -446,7 +481,10 @@ pub(super) fn apply(store: &Store, intent: &Intent, verify: bool) -> Result<()> 
     write_manifest(
         store,
         intent,
-        intent.entries.iter().map(|e| (e.path.as_str(), e.after)),
+        intent
+            .entries
+            .iter()
+            .map(|e| (e.path.as_str(), e.after, e.inputs.as_ref())),
     )?;
     if verify {
         // The manifest may be new already, and then nothing above removed a temp that an
@@ -556,7 +594,7 @@ pub(super) fn roll_back(store: &Store, intent: &Intent) -> Result<()> {
         intent
             .entries
             .iter()
-            .map(|e| (e.path.as_str(), e.manifest_before)),
+            .map(|e| (e.path.as_str(), e.manifest_before, e.inputs_before.as_ref())),
     )?;
     // `write_manifest` writes nothing when the manifest already holds the old entries, so a
     // temp left by the attempt that failed (or was killed) must be removed here.
@@ -653,7 +691,7 @@ fn remove_created_dirs(store: &Store, intent: &Intent) -> Result<()> {
 fn write_manifest<'a>(
     store: &Store,
     intent: &Intent,
-    changes: impl IntoIterator<Item = (&'a str, Option<FileState>)>,
+    changes: impl IntoIterator<Item = (&'a str, Option<FileState>, Option<&'a Inputs>)>,
 ) -> Result<()> {
     let sync = store.durability.syncs();
     let mut manifest = store.manifest()?;
