@@ -97,6 +97,9 @@ pub struct Diagnostic {
     /// Further lines shown under the message.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// A unified diff that shows the finding (a stale output: what it has, what it should have).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
     /// A second place that matters (where a duplicate key was first defined).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub related: Option<Related>,
@@ -141,6 +144,7 @@ impl Diagnostic {
             pointer: None,
             schema_path: None,
             message: message.into(),
+            diff: None,
             notes: Vec::new(),
             related: None,
             source: None,
@@ -150,6 +154,12 @@ impl Diagnostic {
     /// Adds a note.
     pub fn with_note(mut self, note: impl Into<String>) -> Self {
         self.notes.push(note.into());
+        self
+    }
+
+    /// Adds a unified diff.
+    pub fn with_diff(mut self, diff: impl Into<String>) -> Self {
+        self.diff = Some(diff.into());
         self
     }
 }

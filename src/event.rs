@@ -58,6 +58,15 @@ pub enum Event {
     },
     /// A finding about user data.
     Diagnostic(Diagnostic),
+    /// `--dry-run`: the file would be written with these changes.
+    WouldWrite {
+        /// Relative to the workspace root.
+        path: PathBuf,
+        /// A unified diff from the current bytes (none: a new file) to the new ones.
+        diff: String,
+        /// The file does not exist yet.
+        created: bool,
+    },
     /// A write that would not change the bytes was skipped: the file and its mtime are untouched.
     FileUnchanged {
         /// Relative to the workspace root.

@@ -7,13 +7,15 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 const EXAMPLES: &str = "\
 Examples:
   cargo atomic validate config/prod.yaml --schema schemas/app.schema.json
+  cargo atomic apply --dry-run
+  cargo atomic check
   echo '{\"port\": 8080}' | cargo atomic write config/app.json
   cargo atomic verify
   cargo atomic backups list config/app.json
   cargo atomic backups restore config/app.json
 
-Exit codes: 0 success, 1 findings (invalid data, checksum mismatch), 2 the command could not
-run and nothing was changed, 101 internal bug.";
+Exit codes: 0 success, 1 findings (invalid data, stale output, checksum mismatch),
+2 the command could not run and nothing was changed, 101 internal bug.";
 
 /// Validate, merge and durably write a workspace's JSON, YAML and TOML config files.
 ///
@@ -125,6 +127,54 @@ Examples:
         #[arg(long, value_enum, value_name = "FORMAT")]
         to: Option<To>,
     },
+    /// Render every [[merge]] output and write the changed ones as one transaction
+    #[command(after_help = "\
+Every selected output is merged from its sources and validated first; if anything is invalid,
+nothing is written (exit 1). Outputs whose bytes are already right are not touched. The old bytes
+of every replaced output are kept as a backup, and the manifest records the sha256 of each
+output's sources and schema.
+
+Examples:
+  cargo atomic apply
+  cargo atomic apply prod staging
+  cargo atomic apply --dry-run")]
+    Apply {
+        /// The [[merge]] entries to render; default: all
+        names: Vec<String>,
+        /// Print a unified diff of each output that would change, and write nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Read-only check for CI and hooks: valid files, outputs up to date, no hand edits
+    #[command(after_help = "\
+Checks that every file the [[validate]] entries name is valid, that every [[merge]] output is
+what `apply` would write now (else `stale`, with the diff), and that every file cargo atomic wrote
+still has the bytes it wrote (else `drift`). Exit 1 on any finding. Takes only a shared lock.
+
+Examples:
+  cargo atomic check
+  cargo atomic check --message-format github")]
+    Check,
+    /// Show where a value of a merged output came from: every source that set or overrode it
+    #[command(after_help = "\
+KEY is a JSON pointer (/server/port) or a dotted path (server.port). FILE is a [[merge]] output
+or the entry's name.
+
+Examples:
+  cargo atomic explain config/rendered/prod.json /server/port
+  cargo atomic explain prod server.port --message-format json")]
+    Explain {
+        /// The merged output (or the [[merge]] entry's name)
+        file: PathBuf,
+        /// The value: a JSON pointer or a dotted path
+        key: String,
+    },
+    /// Print the effective configuration and the file:line:col each value came from
+    #[command(after_help = "\
+Examples:
+  cargo atomic config
+  cargo atomic config --message-format json")]
+    Config,
     /// Replace FILE with standard input, atomically and durably, keeping the old bytes as a backup
     #[command(
         after_help = "Example:\n  jq '.port = 9090' config/app.json | cargo atomic write config/app.json"

@@ -14,7 +14,8 @@ use cargo_atomic::doc::Format;
 use cargo_atomic::doc::merge::ArrayStrategy;
 use cargo_atomic::exit;
 use cargo_atomic::ops::{
-    self, Error, MergeRequest, Outcome, ValidateRequest, Workspace, WriteRequest,
+    self, ApplyRequest, Error, ExplainRequest, MergeRequest, Outcome, ValidateRequest, Workspace,
+    WriteRequest,
 };
 
 use args::{BackupsCommand, Cli, Command};
@@ -121,6 +122,35 @@ fn dispatch(cli: &Cli, command_line: String, p: &mut Printer) -> Result<i32, Err
                 p.out(&text);
             }
             finish(p, None, outcome)
+        }
+        Command::Apply { names, dry_run } => {
+            let req = ApplyRequest {
+                names: names.clone(),
+                dry_run: *dry_run,
+                command: command_line,
+            };
+            let outcome = ops::apply(&ws, &req, p)?;
+            finish(p, None, outcome)
+        }
+        Command::Check => {
+            let outcome = ops::check(&ws, &cwd, p)?;
+            finish(p, Some("check"), outcome)
+        }
+        Command::Explain { file, key } => {
+            let req = ExplainRequest {
+                file: file.clone(),
+                key: key.clone(),
+            };
+            let (outcome, explanation) = ops::explain(&ws, &cwd, &req, p)?;
+            if let Some(e) = explanation {
+                p.explanation(&e);
+            }
+            finish(p, None, outcome)
+        }
+        Command::Config => {
+            let report = ops::effective_config(&ws)?;
+            p.config(&report);
+            exit::SUCCESS
         }
         Command::Write {
             file,

@@ -7,7 +7,7 @@ use std::io::{self, IsTerminal, Write};
 
 use cargo_atomic::diagnostic::{Diagnostic, Severity};
 use cargo_atomic::event::{Event, RecoveryAction, Sink};
-use cargo_atomic::ops::Outcome;
+use cargo_atomic::ops::{ConfigReport, Explanation, Outcome, Step};
 use cargo_atomic::store::BackupRecord;
 
 use super::args::{ColorWhen, MessageFormat};
@@ -209,7 +209,36 @@ impl Printer {
         for n in &d.notes {
             let _ = writeln!(s, "{pad} {} {n}", self.paint(CYAN, "= note:"));
         }
+        if let Some(diff) = &d.diff {
+            s.push('\n');
+            s.push_str(&self.diff(diff));
+        }
         s.push('\n');
+        s
+    }
+
+    /// A unified diff, coloured like git's.
+    fn diff(&self, diff: &str) -> String {
+        let mut s = String::with_capacity(diff.len());
+        for line in diff.lines() {
+            let style = if line.starts_with("+++") || line.starts_with("---") {
+                BOLD
+            } else if line.starts_with('+') {
+                GREEN
+            } else if line.starts_with('-') {
+                RED
+            } else if line.starts_with("@@") {
+                CYAN
+            } else {
+                ""
+            };
+            if style.is_empty() {
+                s.push_str(line);
+            } else {
+                s.push_str(&self.paint(style, line));
+            }
+            s.push('\n');
+        }
         s
     }
 
@@ -301,6 +330,100 @@ impl Printer {
             }
         }
         self.err(&s);
+    }
+
+    /// `explain`: the final value, then each source that set it, oldest first.
+    pub fn explanation(&mut self, e: &Explanation) {
+        if self.format == MessageFormat::Json {
+            let mut v = serde_json::to_value(e).expect("an explanation serializes");
+            v.as_object_mut()
+                .expect("an explanation is an object")
+                .shift_insert(0, "reason".into(), "explanation".into());
+            self.json(&v);
+            return;
+        }
+        let shown = |v: &serde_json::Value| {
+            let s = v.to_string();
+            if s.chars().count() > 60 {
+                format!("{}…", s.chars().take(59).collect::<String>())
+            } else {
+                s
+            }
+        };
+        let mut s = format!(
+            "{} {} (from [[merge]] `{}`)\n",
+            e.file.display(),
+            if e.pointer.is_empty() {
+                "/"
+            } else {
+                &e.pointer
+            },
+            e.merge
+        );
+        match &e.value {
+            Some(v) => {
+                let _ = writeln!(s, "  = {}", shown(v));
+            }
+            None => s.push_str("  (deleted: not in the output)\n"),
+        }
+        let width = e
+            .steps
+            .iter()
+            .map(|st| place(st).chars().count())
+            .max()
+            .unwrap_or(0);
+        for (i, st) in e.steps.iter().enumerate() {
+            let last = i + 1 == e.steps.len();
+            let _ = writeln!(
+                s,
+                "  {} {:<9} {:<width$}  {}{}",
+                if last { "└─" } else { "├─" },
+                st.action,
+                place(st),
+                shown(&st.given),
+                if st.pointer == e.pointer || st.pointer.is_empty() {
+                    String::new()
+                } else {
+                    format!("  (at {})", st.pointer)
+                }
+            );
+        }
+        self.out(&s);
+    }
+
+    /// `config`: every value with the place it came from.
+    pub fn config(&mut self, r: &ConfigReport) {
+        if self.format == MessageFormat::Json {
+            let mut v = serde_json::to_value(r).expect("a config report serializes");
+            v.as_object_mut()
+                .expect("a report is an object")
+                .shift_insert(0, "reason".into(), "config".into());
+            self.json(&v);
+            return;
+        }
+        let mut s = match &r.source {
+            Some(p) => format!("# from {}\n", p.display()),
+            None => "# no configuration file: every value is a default\n".to_owned(),
+        };
+        let lines: Vec<(String, String)> = r
+            .entries
+            .iter()
+            .map(|e| {
+                (
+                    format!("{} = {}", e.key, e.value),
+                    e.origin.clone().unwrap_or_else(|| "default".to_owned()),
+                )
+            })
+            .collect();
+        let width = lines
+            .iter()
+            .map(|(l, _)| l.chars().count())
+            .max()
+            .unwrap_or(0);
+        for (line, origin) in lines {
+            let _ = writeln!(s, "{line:<width$}  # {origin}");
+        }
+        self.out(&s);
     }
 
     /// `backups list`: a table on stdout, or JSON lines.
@@ -403,6 +526,24 @@ impl Sink for Printer {
                     &format!("{} (same bytes; not touched)", path.display()),
                 );
             }
+            Event::WouldWrite {
+                path,
+                diff,
+                created,
+            } => {
+                let what = if created {
+                    "would create"
+                } else {
+                    "would write"
+                };
+                self.status("Dry run", &format!("{} {what}", path.display()));
+                let text = if self.color && io::stdout().is_terminal() {
+                    self.diff(&diff)
+                } else {
+                    diff
+                };
+                self.out(&text);
+            }
             Event::Verified { path, sha256 } => {
                 if self.verbose > 0 {
                     self.status(
@@ -413,6 +554,13 @@ impl Sink for Printer {
             }
             Event::Diagnostic(_) => unreachable!("handled above"),
         }
+    }
+}
+
+fn place(st: &Step) -> String {
+    match (st.line, st.column) {
+        (Some(l), Some(c)) => format!("{}:{l}:{c}", st.source.display()),
+        _ => st.source.display().to_string(),
     }
 }
 

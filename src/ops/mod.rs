@@ -4,9 +4,14 @@
 //! and returns an [`Outcome`]. Invariant: nothing here prints or exits; findings are events,
 //! failures are [`Error`]s, and every failure leaves the disk as it was.
 
+mod apply;
 mod backups;
+mod check;
+mod config;
+mod explain;
 mod merge;
 mod recover;
+mod render;
 mod schemas;
 mod validate;
 mod verify;
@@ -16,12 +21,19 @@ mod write;
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub use apply::{ApplyRequest, apply};
 pub use backups::{list_backups, restore};
+pub use check::check;
+pub use config::{ConfigEntry, ConfigReport, effective_config};
+pub use explain::{ExplainRequest, Explanation, Step, explain, key_to_pointer};
 pub use merge::{MergeRequest, merge};
 pub use recover::recover;
 pub use validate::{ValidateRequest, validate};
 pub use verify::verify;
-pub use workspace::{Config, SchemasConfig, Settings, ValidateEntry, Workspace, config_schema};
+pub use workspace::{
+    ArraysName, ByKey, Config, MergeEntry, PathStrategy, SchemasConfig, Settings, ValidateEntry,
+    Workspace, config_schema,
+};
 pub use write::{WriteRequest, write};
 
 use crate::exit;
@@ -104,6 +116,15 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Adds the counts of another part of the same command.
+    pub fn add(&mut self, other: Outcome) {
+        self.files += other.files;
+        self.errors += other.errors;
+        self.warnings += other.warnings;
+        self.written += other.written;
+        self.fatal += other.fatal;
+    }
+
     /// [`exit::FAILURE`] if the command could not do its job, [`exit::FINDINGS`] if anything
     /// was found, else [`exit::SUCCESS`].
     pub fn exit_code(&self) -> i32 {

@@ -12,14 +12,14 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::Error;
 use crate::doc::{self, Format, Limits, schema};
 use crate::store::{Durability, StoreOptions};
 
 /// The `[settings]` table.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct Settings {
     /// The state directory, relative to the workspace root.
@@ -49,7 +49,7 @@ enum DurabilityName {
 }
 
 /// One `[[validate]]` entry.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ValidateEntry {
     /// Globs, relative to the workspace root (`.gitignore` is respected).
@@ -58,8 +58,87 @@ pub struct ValidateEntry {
     pub schema: PathBuf,
 }
 
+/// One `[[merge]]` entry: an output rendered from base + overlays by `apply`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MergeEntry {
+    /// The entry's name, for `apply NAME` (unique).
+    #[schemars(length(min = 1))]
+    pub name: String,
+    /// The sources, base first, relative to the workspace root; formats may differ.
+    #[schemars(length(min = 1))]
+    pub sources: Vec<PathBuf>,
+    /// The rendered file, relative to the workspace root; its extension picks the format.
+    pub output: PathBuf,
+    /// Validate the result against this schema before writing it.
+    #[serde(default)]
+    pub schema: Option<PathBuf>,
+    /// How arrays merge where `paths` says nothing: `replace` (RFC 7396) or `append`.
+    #[serde(default)]
+    pub arrays: ArraysName,
+    /// JSON pointer (in the result) → how the array there merges: `"append"`, `"replace"`, or
+    /// `{ by-key = "field" }` (arrays of objects merged item by item on that field).
+    #[serde(default)]
+    pub paths: std::collections::BTreeMap<String, PathStrategy>,
+}
+
+/// `arrays = ...` of a `[[merge]]` entry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArraysName {
+    /// A later array replaces an earlier one (RFC 7396).
+    #[default]
+    Replace,
+    /// A later array's items follow the earlier one's.
+    Append,
+}
+
+/// The strategy for the array at one path of a `[[merge]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum PathStrategy {
+    /// `"append"` or `"replace"`.
+    Named(ArraysName),
+    /// `{ by-key = "field" }`.
+    ByKey(ByKey),
+}
+
+/// `{ by-key = "field" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ByKey {
+    /// The field that identifies an item.
+    #[schemars(length(min = 1))]
+    pub by_key: String,
+}
+
+impl MergeEntry {
+    /// The merge options this entry asks for.
+    pub fn options(&self) -> crate::doc::merge::MergeOptions {
+        use crate::doc::merge::ArrayStrategy;
+        let named = |n: ArraysName| match n {
+            ArraysName::Replace => ArrayStrategy::Replace,
+            ArraysName::Append => ArrayStrategy::Append,
+        };
+        crate::doc::merge::MergeOptions {
+            arrays: named(self.arrays),
+            paths: self
+                .paths
+                .iter()
+                .map(|(p, s)| {
+                    let s = match s {
+                        PathStrategy::Named(n) => named(*n),
+                        PathStrategy::ByKey(b) => ArrayStrategy::ByKey(b.by_key.clone()),
+                    };
+                    (p.clone(), s)
+                })
+                .collect(),
+        }
+    }
+}
+
 /// The `[schemas]` table.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct SchemasConfig {
     /// URI prefix → local directory (relative to the root): how `$ref`s to `http(s)://` schemas
@@ -68,7 +147,7 @@ pub struct SchemasConfig {
 }
 
 /// `atomic.toml`. The tables that later commands read are accepted here and checked by them.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[schemars(title = "atomic.toml", description = "Configuration of cargo atomic")]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct Config {
@@ -76,9 +155,8 @@ pub struct Config {
     pub settings: Settings,
     /// `[[validate]]`: which files, against which schema.
     pub validate: Vec<ValidateEntry>,
-    /// `[[merge]]`.
-    #[schemars(with = "Vec<serde_json::Map<String, serde_json::Value>>")]
-    pub merge: Vec<toml::Table>,
+    /// `[[merge]]`: outputs rendered from layered sources.
+    pub merge: Vec<MergeEntry>,
     /// `[[rotate]]`.
     #[schemars(with = "Vec<serde_json::Map<String, serde_json::Value>>")]
     pub rotate: Vec<toml::Table>,
@@ -260,10 +338,16 @@ fn load_default_config(root: &Path) -> Result<(Config, Option<PathBuf>), Error> 
     match meta {
         None => Ok((Config::default(), None)),
         Some(v) => {
-            let config = v.try_into().map_err(|e: toml::de::Error| Error::Config {
+            let config: Config = v.try_into().map_err(|e: toml::de::Error| Error::Config {
                 path: manifest.clone(),
                 message: format!("[workspace.metadata.atomic]: {}", e.message()),
             })?;
+            if let Some((pointer, message)) = config.problems().into_iter().next() {
+                return Err(Error::Config {
+                    path: manifest,
+                    message: format!("[workspace.metadata.atomic] at {pointer}: {message}"),
+                });
+            }
             Ok((config, Some(manifest)))
         }
     }
@@ -274,10 +358,118 @@ fn load_config_file(path: &Path, root: &Path) -> Result<Config, Error> {
     let value = check_config(path, root, &bytes)?;
     // The schema check has found anything a user gets wrong, located; this cannot fail but for
     // a rule the schema does not state.
-    serde_json::from_value(value).map_err(|e| Error::Config {
+    let config: Config = serde_json::from_value(value).map_err(|e| Error::Config {
         path: path.to_owned(),
         message: e.to_string(),
+    })?;
+    let problems = config.problems();
+    if problems.is_empty() {
+        return Ok(config);
+    }
+    let shown = path.strip_prefix(root).unwrap_or(path).to_owned();
+    let text = String::from_utf8_lossy(&bytes);
+    let index = doc::index(Format::Toml, &text);
+    let diagnostics = problems
+        .into_iter()
+        .map(|(pointer, message)| {
+            let mut d = crate::diagnostic::Diagnostic::error(
+                crate::diagnostic::Code::Config,
+                &shown,
+                message,
+            );
+            if let Some(index) = index.first() {
+                super::validate::place_at(&mut d, &text, index, &pointer);
+            }
+            d.pointer = Some(pointer);
+            d
+        })
+        .collect();
+    Err(Error::ConfigFindings {
+        path: shown,
+        diagnostics,
     })
+}
+
+impl Config {
+    /// What the schema cannot say: each problem's pointer in the config and message.
+    fn problems(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut inside = |pointer: String, p: &Path| {
+            let escapes = p.is_absolute()
+                || p.components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir));
+            if escapes {
+                out.push((
+                    pointer,
+                    format!("`{}` points outside the workspace", p.display()),
+                ));
+            }
+        };
+        for (i, v) in self.validate.iter().enumerate() {
+            inside(format!("/validate/{i}/schema"), &v.schema);
+        }
+        for (i, m) in self.merge.iter().enumerate() {
+            for (j, s) in m.sources.iter().enumerate() {
+                inside(format!("/merge/{i}/sources/{j}"), s);
+            }
+            inside(format!("/merge/{i}/output"), &m.output);
+            if let Some(s) = &m.schema {
+                inside(format!("/merge/{i}/schema"), s);
+            }
+        }
+        let mut names = std::collections::HashMap::new();
+        let mut outputs = std::collections::HashMap::new();
+        let sources: std::collections::HashSet<&Path> = self
+            .merge
+            .iter()
+            .flat_map(|m| m.sources.iter().map(PathBuf::as_path))
+            .collect();
+        for (i, m) in self.merge.iter().enumerate() {
+            if let Some(first) = names.insert(m.name.as_str(), i) {
+                out.push((
+                    format!("/merge/{i}/name"),
+                    format!("[[merge]] name `{}` is also used by entry {first}", m.name),
+                ));
+            }
+            if let Some(first) = outputs.insert(m.output.as_path(), i) {
+                out.push((
+                    format!("/merge/{i}/output"),
+                    format!(
+                        "`{}` is also the output of [[merge]] `{}`",
+                        m.output.display(),
+                        self.merge[first].name
+                    ),
+                ));
+            }
+            if sources.contains(m.output.as_path()) {
+                out.push((
+                    format!("/merge/{i}/output"),
+                    format!(
+                        "`{}` is both an output and a source: outputs are rendered from sources only",
+                        m.output.display()
+                    ),
+                ));
+            }
+            if Format::from_path(&m.output).is_none() {
+                out.push((
+                    format!("/merge/{i}/output"),
+                    format!(
+                        "`{}`: unknown format: the output must end in .json, .yaml, .yml or .toml",
+                        m.output.display()
+                    ),
+                ));
+            }
+            for p in m.paths.keys() {
+                if !p.starts_with('/') {
+                    out.push((
+                        format!("/merge/{i}/paths/{}", crate::doc::escape_pointer_token(p)),
+                        format!("`{p}` is not a JSON pointer: it must start with `/`"),
+                    ));
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Parses `atomic.toml` and validates it against the schema generated from [`Config`], so a

@@ -56,6 +56,9 @@ pub enum Given {
     Array,
     /// `null` in a patch: the member was deleted.
     Deleted,
+    /// An object or array merged into the earlier one (by members, `append` or `by-key`): the
+    /// earlier value stays the setter, and what changed inside has its own history.
+    Merged,
 }
 
 impl Given {
@@ -100,7 +103,11 @@ impl Provenance {
     fn nearest<'p>(&self, pointer: &'p str) -> Option<(&'p str, &Origin)> {
         let mut p = pointer;
         loop {
-            if let Some(o) = self.history.get(p).and_then(|h| h.last()) {
+            let set = self
+                .history
+                .get(p)
+                .and_then(|h| h.iter().rev().find(|o| o.given != Given::Merged));
+            if let Some(o) = set {
                 return Some((p, o));
             }
             p = &p[..p.rfind('/')?];
@@ -249,7 +256,10 @@ impl Merger<'_> {
         match patch {
             Value::Object(pmap) => {
                 let mut tmap = match target {
-                    Value::Object(m) => m,
+                    Value::Object(m) => {
+                        self.record(at, src, Given::Merged);
+                        m
+                    }
                     _ => {
                         // The patch creates this object (replacing whatever was here).
                         self.forget_below(at);
@@ -292,6 +302,7 @@ impl Merger<'_> {
                     .clone();
                 match (strategy, target) {
                     (ArrayStrategy::Append, Value::Array(mut titems)) => {
+                        self.record(at, src, Given::Merged);
                         let base = titems.len();
                         for (i, v) in pitems.iter().enumerate() {
                             self.record_tree(
@@ -304,6 +315,7 @@ impl Merger<'_> {
                         Ok(Value::Array(titems))
                     }
                     (ArrayStrategy::ByKey(key), Value::Array(titems)) => {
+                        self.record(at, src, Given::Merged);
                         self.by_key(titems, pitems, &key, at, src)
                     }
                     _ => {

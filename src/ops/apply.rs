@@ -1,0 +1,181 @@
+//! `apply [NAMES]... [--dry-run]`: render every `[[merge]]` output and write the changed ones as
+//! one transaction.
+//!
+//! Nothing is written unless every selected output renders and validates: one finding anywhere
+//! and the disk is left as it was (exit 1). Outputs whose bytes are already right are not
+//! touched (their mtime stays). The manifest records, for each output, the digests of its
+//! sources and schema. Rendering happens before the lock (so a refused run creates no state);
+//! under the lock the sources are hashed again, and rendered again if another process changed
+//! them meanwhile, so what is written always matches the sources at commit time.
+
+use std::fs;
+use std::io;
+
+use super::render::{self, Findings, Plan, Rendered};
+use super::schemas::SchemaCache;
+use super::{Error, MergeEntry, Outcome, Workspace, write};
+use crate::event::{Event, Sink};
+use crate::store::{self, Sha256Digest, Store};
+
+/// Which outputs to render, and whether to write them.
+#[derive(Debug, Clone, Default)]
+pub struct ApplyRequest {
+    /// `[[merge]]` names; empty: all of them.
+    pub names: Vec<String>,
+    /// Print a unified diff per output instead of writing.
+    pub dry_run: bool,
+    /// The command line, recorded with backups.
+    pub command: String,
+}
+
+/// The `[[merge]]` entries `names` selects (all for none); an unknown name is a usage error.
+pub(crate) fn select<'w>(
+    ws: &'w Workspace,
+    names: &[String],
+) -> Result<Vec<&'w MergeEntry>, Error> {
+    let all = &ws.config.merge;
+    if names.is_empty() {
+        return Ok(all.iter().collect());
+    }
+    names
+        .iter()
+        .map(|n| {
+            all.iter().find(|e| &e.name == n).ok_or_else(|| {
+                let known: Vec<&str> = all.iter().map(|e| e.name.as_str()).collect();
+                Error::Usage(if known.is_empty() {
+                    format!("no [[merge]] entry is named `{n}`: the configuration has none")
+                } else {
+                    format!(
+                        "no [[merge]] entry is named `{n}` (known: {})",
+                        known.join(", ")
+                    )
+                })
+            })
+        })
+        .collect()
+}
+
+/// Renders every entry; `None` if any has a finding (all are reported).
+pub(crate) fn render_all(
+    ws: &Workspace,
+    entries: &[&MergeEntry],
+    found: &mut Findings<'_>,
+) -> Result<Option<Vec<Rendered>>, Error> {
+    let cache = SchemaCache::new(ws, true, None);
+    let mut out = Vec::with_capacity(entries.len());
+    let mut ok = true;
+    for entry in entries {
+        match render::render(ws, &cache, &Plan::of_entry(ws, entry), found)? {
+            Some(r) => out.push(r),
+            None => ok = false,
+        }
+    }
+    Ok(ok.then_some(out))
+}
+
+/// The current bytes of a file (`None`: it does not exist).
+pub(crate) fn current(path: &std::path::Path) -> Result<Option<Vec<u8>>, Error> {
+    match fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("read", path, e)),
+    }
+}
+
+/// A unified diff from `old` to `new`, with the file's name in the headers.
+pub(crate) fn unified_diff(path: &std::path::Path, old: Option<&str>, new: &str) -> String {
+    let name = render::key(path);
+    let (a, b) = match old {
+        Some(_) => (format!("a/{name}"), format!("b/{name}")),
+        None => ("/dev/null".to_owned(), format!("b/{name}")),
+    };
+    similar::TextDiff::from_lines(old.unwrap_or(""), new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&a, &b)
+        .to_string()
+}
+
+/// Renders the selected outputs and writes the changed ones as one transaction (or, with
+/// `dry_run`, reports a diff for each and writes nothing).
+pub fn apply(ws: &Workspace, req: &ApplyRequest, sink: &mut dyn Sink) -> Result<Outcome, Error> {
+    let entries = select(ws, &req.names)?;
+    let mut outcome = Outcome {
+        files: entries.len(),
+        ..Outcome::default()
+    };
+    let mut found = Findings {
+        sink,
+        outcome: &mut outcome,
+    };
+    let Some(mut rendered) = render_all(ws, &entries, &mut found)? else {
+        return Ok(outcome);
+    };
+    for e in &entries {
+        store::check_target(&ws.root, &e.output)?;
+    }
+    if req.dry_run {
+        for (e, r) in entries.iter().zip(&rendered) {
+            let old = current(&ws.root.join(&e.output))?;
+            let old = old.as_deref().map(String::from_utf8_lossy);
+            if old.as_deref() == Some(r.text.as_str()) {
+                sink.event(Event::FileUnchanged {
+                    path: e.output.clone(),
+                    sha256: Sha256Digest::of(r.text.as_bytes()),
+                });
+                continue;
+            }
+            outcome.written += 1;
+            sink.event(Event::WouldWrite {
+                path: e.output.clone(),
+                diff: unified_diff(&e.output, old.as_deref(), &r.text),
+                created: old.is_none(),
+            });
+        }
+        return Ok(outcome);
+    }
+    let store = Store::open(&ws.root, ws.store_options(req.command.clone()), sink)?;
+    // Under the lock: if a source changed since it was read, render again from what is there now.
+    if sources_changed(ws, &entries, &rendered)? {
+        let mut found = Findings {
+            sink,
+            outcome: &mut outcome,
+        };
+        match render_all(ws, &entries, &mut found)? {
+            Some(r) => rendered = r,
+            None => return Ok(outcome),
+        }
+    }
+    let mut tx = store.transaction("apply");
+    for (e, r) in entries.iter().zip(rendered) {
+        tx.write_generated(&e.output, r.text, r.inputs)?;
+    }
+    let committed = tx.commit()?;
+    drop(store);
+    let written = write::report(committed, sink);
+    outcome.written = written.written;
+    Ok(outcome)
+}
+
+fn sources_changed(
+    ws: &Workspace,
+    entries: &[&MergeEntry],
+    rendered: &[Rendered],
+) -> Result<bool, Error> {
+    for (e, r) in entries.iter().zip(rendered) {
+        for s in &e.sources {
+            let abs = ws.root.join(s);
+            let now = current(&abs)?.map(|b| Sha256Digest::of(&b));
+            if now.as_ref() != r.inputs.sources.get(&render::key(&ws.shown(&abs))) {
+                return Ok(true);
+            }
+        }
+        if let Some(schema) = &e.schema {
+            let now = current(&ws.root.join(schema))?.map(|b| Sha256Digest::of(&b));
+            if now != r.inputs.schema {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}

@@ -1,0 +1,112 @@
+//! `check`: everything CI and a pre-commit hook want to know, read-only, under a shared lock.
+//!
+//! 1. every file the `[[validate]]` entries name is valid;
+//! 2. every `[[merge]]` output is what `apply` would write now (else `stale`, with the diff);
+//! 3. every managed file matches the manifest (else `drift`: edited by hand since written).
+//!
+//! Invariant: nothing here writes, except that opening the store finishes an interrupted
+//! transaction first, as every command does.
+
+use std::path::Path;
+
+use super::apply::{current, select, unified_diff};
+use super::render::Findings;
+use super::{Error, Outcome, ValidateRequest, Workspace, validate};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::event::{Event, Sink};
+use crate::store::Store;
+
+/// Runs every check; findings are events, counted in the outcome.
+pub fn check(ws: &Workspace, cwd: &Path, sink: &mut dyn Sink) -> Result<Outcome, Error> {
+    // Held to the end: no writer changes outputs or the manifest while we compare them.
+    let store = Store::open_shared(&ws.root, ws.store_options(String::new()), sink)?;
+    let mut outcome = validate(
+        ws,
+        cwd,
+        &ValidateRequest {
+            format_checks: true,
+            ..ValidateRequest::default()
+        },
+        sink,
+    )?;
+    let entries = select(ws, &[])?;
+    let mut merged = Outcome {
+        files: entries.len(),
+        ..Outcome::default()
+    };
+    let mut found = Findings {
+        sink,
+        outcome: &mut merged,
+    };
+    // An entry with findings is reported by the render; the others are compared with the disk.
+    let cache = super::schemas::SchemaCache::new(ws, true, None);
+    for e in &entries {
+        let plan = super::render::Plan::of_entry(ws, e);
+        let Some(r) = super::render::render(ws, &cache, &plan, &mut found)? else {
+            continue;
+        };
+        let old = current(&ws.root.join(&e.output))?;
+        let old = old.as_deref().map(String::from_utf8_lossy);
+        match old.as_deref() {
+            Some(o) if o == r.text => {}
+            Some(o) => found.error(
+                Diagnostic::error(
+                    Code::Stale,
+                    &e.output,
+                    "output is out of date with its sources",
+                )
+                .with_note(format!(
+                    "`cargo atomic apply {}` would write the difference below",
+                    e.name
+                ))
+                .with_diff(unified_diff(&e.output, Some(o), &r.text)),
+            ),
+            None => found.error(
+                Diagnostic::error(Code::Stale, &e.output, "output does not exist")
+                    .with_note(format!("`cargo atomic apply {}` would create it", e.name)),
+            ),
+        }
+    }
+    outcome.add(merged);
+    if let Some(store) = &store {
+        outcome.add(drift(store, sink)?);
+    }
+    Ok(outcome)
+}
+
+/// Every managed file against the manifest.
+fn drift(store: &Store, sink: &mut dyn Sink) -> Result<Outcome, Error> {
+    let manifest = store.manifest()?;
+    let mut outcome = Outcome {
+        files: manifest.files.len(),
+        ..Outcome::default()
+    };
+    for (path, recorded) in &manifest.files {
+        let now = store.hash(path.as_ref())?;
+        let d = match now {
+            Some(now) if now == *recorded => {
+                sink.event(Event::Verified {
+                    path: path.into(),
+                    sha256: now.sha256,
+                });
+                continue;
+            }
+            Some(now) => Diagnostic::error(
+                Code::Drift,
+                path,
+                "file was changed since cargo atomic wrote it",
+            )
+            .with_note(format!(
+                "recorded {} ({} bytes)",
+                recorded.sha256, recorded.size
+            ))
+            .with_note(format!("found    {} ({} bytes)", now.sha256, now.size)),
+            None => Diagnostic::error(Code::Drift, path, "managed file is missing").with_note(
+                format!("recorded {} ({} bytes)", recorded.sha256, recorded.size),
+            ),
+        };
+        outcome.errors += 1;
+        sink.event(Event::Diagnostic(d));
+    }
+    Ok(outcome)
+}
