@@ -188,6 +188,30 @@ fn error_sweep_cli_write() {
 }
 
 #[test]
+fn crash_sweep_apply() {
+    let Some(ctx) = Ctx::new() else { return };
+    let sc = apply_scenario();
+    let calls = discover(&sc, &[MUTATING, READING].concat());
+    let stats = sweep(&ctx, &sc, &jobs(&calls, &[Inject::Kill]));
+    stats.report(&sc, "crash sweep", "kill points");
+    stats.assert_at_least(100);
+}
+
+#[test]
+fn error_sweep_apply() {
+    let Some(ctx) = Ctx::new() else { return };
+    let sc = apply_scenario();
+    let stats = if ctx.full {
+        error_sweep(&ctx, &sc)
+    } else {
+        let calls = discover(&sc, MUTATING);
+        sweep(&ctx, &sc, &jobs(&calls, &[Inject::Error("EIO")]))
+    };
+    stats.report(&sc, "error sweep", "error points");
+    stats.assert_at_least(60);
+}
+
+#[test]
 fn crash_sweep_during_recovery() {
     let Some(ctx) = Ctx::new() else { return };
     let mut total = Stats::default();
@@ -414,6 +438,84 @@ fn cli_scenario() -> Scenario {
         vec![("config/app.json".into(), old)],
     );
     assert!(!sc.template_root().join(".atomic").exists());
+    sc
+}
+
+/// `cargo-atomic atomic apply` of three `[[merge]]` outputs in three directories: one applied
+/// before (managed, with a backup to keep), one written by hand (unmanaged), one in a directory
+/// that does not exist yet. Its sources changed since the last apply.
+fn apply_scenario() -> Scenario {
+    let template = tempfile::tempdir().expect("temp dir");
+    let root = template.path().join("ws");
+    put(&root, "Cargo.toml", b"[workspace]\n");
+    put(
+        &root,
+        "atomic.toml",
+        br#"[[merge]]
+name = "prod"
+sources = ["config/base.yaml", "config/prod.toml"]
+output = "out/prod.json"
+schema = "schemas/app.schema.json"
+
+[[merge]]
+name = "dev"
+sources = ["config/base.yaml", "config/dev.json"]
+output = "deploy/dev.yaml"
+
+[[merge]]
+name = "ci"
+sources = ["config/base.yaml"]
+output = "gen/ci/app.toml"
+"#,
+    );
+    put(
+        &root,
+        "schemas/app.schema.json",
+        br#"{"type": "object", "required": ["port"], "properties": {"port": {"type": "integer"}}}"#,
+    );
+    put(&root, "config/base.yaml", b"port: 80\nhost: base.example\n");
+    put(&root, "config/prod.toml", b"port = 443\n");
+    put(&root, "config/dev.json", b"{\"debug\": true}\n");
+    let mut setup = Command::new(bin());
+    setup.args(["atomic", "apply", "prod"]);
+    configure(&mut setup, &root, Threads::Default);
+    let out = exec(setup, None);
+    assert_eq!(out.code(), Some(0), "setting up the workspace: {out}");
+    let old_prod = fs::read(root.join("out/prod.json")).unwrap();
+    put(&root, "deploy/dev.yaml", b"# written by hand\nport: 1\n");
+    put(
+        &root,
+        "config/base.yaml",
+        b"port: 8080\nhost: new.example\n",
+    );
+    put(&root, "config/prod.toml", b"port = 8443\n");
+    let sc = finish_scenario(
+        "apply",
+        template,
+        bin(),
+        vec!["atomic".into(), "apply".into()],
+        None,
+        Threads::One,
+        vec![
+            ("out/prod.json".into(), old_prod),
+            (
+                "deploy/dev.yaml".into(),
+                b"# written by hand\nport: 1\n".to_vec(),
+            ),
+        ],
+    );
+    let file = |t: &Tree, p: &str| match t.get(Path::new(p)) {
+        Some(Node::File { bytes, .. }) => String::from_utf8(bytes.clone()).ok(),
+        _ => None,
+    };
+    assert!(file(&sc.new, "out/prod.json").unwrap().contains("8443"));
+    assert!(
+        file(&sc.new, "deploy/dev.yaml")
+            .unwrap()
+            .contains("debug: true")
+    );
+    assert!(file(&sc.new, "gen/ci/app.toml").unwrap().contains("8080"));
+    assert!(!sc.old.contains_key(Path::new("gen")));
     sc
 }
 
