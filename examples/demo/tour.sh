@@ -14,6 +14,27 @@ step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 step "cargo atomic validate   # every file atomic.toml names, against its schema"
 cargo atomic validate
 
+step "cargo atomic check   # valid, and every rendered output up to date with its sources"
+cargo atomic check
+
+step "give prod's api more workers in its TOML overlay: its rendered output is now stale"
+sed -i 's/^workers = 16/workers = 32/' services/api/prod.toml
+cargo atomic check --message-format short || echo "(exit $?)"
+
+step "cargo atomic apply --dry-run   # what would change, as a diff"
+cargo atomic apply --dry-run
+
+step "cargo atomic apply   # every changed output, one transaction; the rest untouched"
+cargo atomic apply
+
+step "cargo atomic explain rendered/api/prod.json server.workers   # where the value came from"
+cargo atomic explain rendered/api/prod.json server.workers
+
+step "a mistake in an overlay is reported where it was made, and nothing is written"
+printf 'server:\n  port: 91000\n' >> services/worker/prod.yaml
+cargo atomic apply || echo "(exit $?)"
+sed -i '/^server:$/,$d' services/worker/prod.yaml
+
 step "cargo atomic write config/app.json   # atomic, durable, old bytes kept"
 sed 's/"port": 8080/"port": 9090/' config/app.json | cargo atomic write config/app.json
 

@@ -34,9 +34,22 @@ fn the_demo_tour_runs_end_to_end() {
     ));
     cmd.env("PATH", path);
     let r = run(cmd, None).ok();
+    for expected in [
+        // check finds the overlay edit, apply writes the one output it changes
+        "rendered/api/prod.json: error[stale]: output is out of date with its sources",
+        "Written rendered/api/prod.json",
+        "Unchanged rendered/worker/prod.json",
+        // a mistake in an overlay is shown where it was made
+        "--> services/worker/prod.yaml:15:9",
+        "Finished verification of 8 files",
+    ] {
+        assert!(r.stderr.contains(expected), "{expected}\n{}", r.stderr);
+    }
+    assert!(r.stdout.contains("-    \"workers\": 16\n+    \"workers\": 32\n"), "{}", r.stdout);
     assert!(
-        r.stdout.contains("Finished verification of 2 files")
-            || r.stderr.contains("Finished verification of 2 files")
+        r.stdout.contains("└─ override  services/api/prod.toml:6:11  32"),
+        "{}",
+        r.stdout
     );
     assert!(r.stderr.contains("error[integrity]"), "{}", r.stderr);
     assert!(
@@ -45,7 +58,7 @@ fn the_demo_tour_runs_end_to_end() {
         r.stderr
     );
     assert!(
-        r.stderr.contains("Finished validation of 1 file"),
+        r.stderr.contains("Finished validation of 7 files"),
         "{}",
         r.stderr
     );
