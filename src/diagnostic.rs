@@ -4,6 +4,7 @@
 //! has a stable [`Code`], a severity, a file relative to the workspace root and, where it has
 //! one, a 1-based location, the JSON pointer of the value and the schema path that failed.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -161,5 +162,137 @@ impl Diagnostic {
     pub fn with_diff(mut self, diff: impl Into<String>) -> Self {
         self.diff = Some(diff.into());
         self
+    }
+}
+
+const GREEN: &str = "\x1b[1;32m";
+const RED: &str = "\x1b[1;31m";
+const YELLOW: &str = "\x1b[1;33m";
+const CYAN: &str = "\x1b[1;36m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+fn paint(color: bool, style: &str, text: &str) -> String {
+    if color {
+        format!("{style}{text}{RESET}")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// A unified diff, coloured like git's when `color`.
+pub fn render_diff(diff: &str, color: bool) -> String {
+    let mut s = String::with_capacity(diff.len());
+    for line in diff.lines() {
+        let style = if line.starts_with("+++") || line.starts_with("---") {
+            BOLD
+        } else if line.starts_with('+') {
+            GREEN
+        } else if line.starts_with('-') {
+            RED
+        } else if line.starts_with("@@") {
+            CYAN
+        } else {
+            ""
+        };
+        if style.is_empty() {
+            s.push_str(line);
+        } else {
+            s.push_str(&paint(color, style, line));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+impl Diagnostic {
+    /// The finding as rustc shows one: a header, `--> file:line:col`, the source lines with the
+    /// span underlined, then notes and a diff (ANSI colours when `color`).
+    pub fn to_human(&self, color: bool) -> String {
+        let d = self;
+        let paint = |style: &str, text: &str| paint(color, style, text);
+        let (word, style) = match d.severity {
+            Severity::Error => ("error", RED),
+            Severity::Warning => ("warning", YELLOW),
+        };
+        let at = &d.location();
+        let mut s = format!(
+            "{}{}\n",
+            paint(style, &format!("{word}[{}]", d.code.as_str())),
+            paint(BOLD, &format!(": {}", d.message)),
+        );
+        let width = d.source.as_ref().map_or(1, |src| {
+            (src.first_line as usize + src.lines.len())
+                .to_string()
+                .len()
+        });
+        let pad = " ".repeat(width);
+        let bar = paint(CYAN, "|");
+        let _ = writeln!(s, "{pad}{} {at}", paint(CYAN, "-->"));
+        if let (Some(src), Some(line), Some(col)) = (&d.source, d.line, d.column) {
+            let _ = writeln!(s, "{pad} {bar}");
+            for (i, text) in src.lines.iter().enumerate() {
+                let n = src.first_line as usize + i;
+                let _ = writeln!(s, "{} {bar} {text}", paint(CYAN, &format!("{n:>width$}")));
+                let len = text.chars().count();
+                let from = if n == line as usize {
+                    col as usize
+                } else {
+                    text.chars().take_while(|c| c.is_whitespace()).count() + 1
+                };
+                let to = match (d.end_line, d.end_column) {
+                    (Some(el), Some(ec)) if el as usize == n => ec as usize,
+                    _ => len + 1,
+                }
+                .max(from + 1);
+                let marks = "^".repeat(to - from);
+                let _ = writeln!(
+                    s,
+                    "{pad} {bar} {}{}",
+                    " ".repeat(from - 1),
+                    paint(style, &marks)
+                );
+            }
+            let _ = writeln!(s, "{pad} {bar}");
+        }
+        if let Some(r) = &d.related {
+            let _ = writeln!(
+                s,
+                "{pad} {} {}: {}:{}:{}",
+                paint(CYAN, "= note:"),
+                r.message,
+                d.file.display(),
+                r.line,
+                r.column
+            );
+        }
+        if let Some(sp) = &d.schema_path {
+            let _ = writeln!(s, "{pad} {} schema path {sp}", paint(CYAN, "= note:"));
+        }
+        for n in &d.notes {
+            let _ = writeln!(s, "{pad} {} {n}", paint(CYAN, "= note:"));
+        }
+        if let Some(diff) = &d.diff {
+            s.push('\n');
+            s.push_str(&render_diff(diff, color));
+        }
+        s.push('\n');
+        s
+    }
+
+    /// `file[#doc][:line[:col]]`, as shown in a finding's header.
+    pub fn location(&self) -> String {
+        let d = self;
+        let mut s = d.file.display().to_string();
+        if let Some(n) = d.document.filter(|&n| n > 0 || d.line.is_none()) {
+            let _ = write!(s, "#{n}");
+        }
+        if let Some(l) = d.line {
+            let _ = write!(s, ":{l}");
+            if let Some(c) = d.column {
+                let _ = write!(s, ":{c}");
+            }
+        }
+        s
     }
 }

@@ -44,6 +44,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod build;
 pub mod diagnostic;
 pub mod doc;
 pub mod event;

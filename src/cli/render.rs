@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::io::{self, IsTerminal, Write};
 
-use cargo_atomic::diagnostic::{Diagnostic, Severity};
+use cargo_atomic::diagnostic::{Diagnostic, Severity, render_diff};
 use cargo_atomic::event::{Event, RecoveryAction, Sink};
 use cargo_atomic::ops::{ConfigReport, Explanation, Outcome, Step};
 use cargo_atomic::store::BackupRecord;
@@ -115,7 +115,7 @@ impl Printer {
             Severity::Error => ("error", RED),
             Severity::Warning => ("warning", YELLOW),
         };
-        let at = location(d);
+        let at = d.location();
         match self.format {
             MessageFormat::Json => self.json(&Event::Diagnostic(d.clone())),
             MessageFormat::Github => {
@@ -140,106 +140,10 @@ impl Printer {
             }
             MessageFormat::Sarif => self.sarif.push(sarif_result(d)),
             MessageFormat::Human => {
-                let s = self.human(d, style, word, &at);
+                let s = d.to_human(self.color);
                 self.err(&s);
             }
         }
-    }
-
-    /// rustc-style: header, `--> file:line:col`, the source lines with the span underlined,
-    /// then notes.
-    fn human(&self, d: &Diagnostic, style: &str, word: &str, at: &str) -> String {
-        let mut s = format!(
-            "{}{}\n",
-            self.paint(style, &format!("{word}[{}]", d.code.as_str())),
-            self.paint(BOLD, &format!(": {}", d.message)),
-        );
-        let width = d.source.as_ref().map_or(1, |src| {
-            (src.first_line as usize + src.lines.len())
-                .to_string()
-                .len()
-        });
-        let pad = " ".repeat(width);
-        let bar = self.paint(CYAN, "|");
-        let _ = writeln!(s, "{pad}{} {at}", self.paint(CYAN, "-->"));
-        if let (Some(src), Some(line), Some(col)) = (&d.source, d.line, d.column) {
-            let _ = writeln!(s, "{pad} {bar}");
-            for (i, text) in src.lines.iter().enumerate() {
-                let n = src.first_line as usize + i;
-                let _ = writeln!(
-                    s,
-                    "{} {bar} {text}",
-                    self.paint(CYAN, &format!("{n:>width$}"))
-                );
-                let len = text.chars().count();
-                let from = if n == line as usize {
-                    col as usize
-                } else {
-                    text.chars().take_while(|c| c.is_whitespace()).count() + 1
-                };
-                let to = match (d.end_line, d.end_column) {
-                    (Some(el), Some(ec)) if el as usize == n => ec as usize,
-                    _ => len + 1,
-                }
-                .max(from + 1);
-                let marks = "^".repeat(to - from);
-                let _ = writeln!(
-                    s,
-                    "{pad} {bar} {}{}",
-                    " ".repeat(from - 1),
-                    self.paint(style, &marks)
-                );
-            }
-            let _ = writeln!(s, "{pad} {bar}");
-        }
-        if let Some(r) = &d.related {
-            let _ = writeln!(
-                s,
-                "{pad} {} {}: {}:{}:{}",
-                self.paint(CYAN, "= note:"),
-                r.message,
-                d.file.display(),
-                r.line,
-                r.column
-            );
-        }
-        if let Some(sp) = &d.schema_path {
-            let _ = writeln!(s, "{pad} {} schema path {sp}", self.paint(CYAN, "= note:"));
-        }
-        for n in &d.notes {
-            let _ = writeln!(s, "{pad} {} {n}", self.paint(CYAN, "= note:"));
-        }
-        if let Some(diff) = &d.diff {
-            s.push('\n');
-            s.push_str(&self.diff(diff));
-        }
-        s.push('\n');
-        s
-    }
-
-    /// A unified diff, coloured like git's.
-    fn diff(&self, diff: &str) -> String {
-        let mut s = String::with_capacity(diff.len());
-        for line in diff.lines() {
-            let style = if line.starts_with("+++") || line.starts_with("---") {
-                BOLD
-            } else if line.starts_with('+') {
-                GREEN
-            } else if line.starts_with('-') {
-                RED
-            } else if line.starts_with("@@") {
-                CYAN
-            } else {
-                ""
-            };
-            if style.is_empty() {
-                s.push_str(line);
-            } else {
-                s.push_str(&self.paint(style, line));
-            }
-            s.push('\n');
-        }
-        s
     }
 
     /// Ends the output: SARIF is one document, printed once everything is known.
@@ -537,11 +441,7 @@ impl Sink for Printer {
                     "would write"
                 };
                 self.status("Dry run", &format!("{} {what}", path.display()));
-                let text = if self.color && io::stdout().is_terminal() {
-                    self.diff(&diff)
-                } else {
-                    diff
-                };
+                let text = render_diff(&diff, self.color && io::stdout().is_terminal());
                 self.out(&text);
             }
             Event::Verified { path, sha256 } => {
@@ -562,20 +462,6 @@ fn place(st: &Step) -> String {
         (Some(l), Some(c)) => format!("{}:{l}:{c}", st.source.display()),
         _ => st.source.display().to_string(),
     }
-}
-
-fn location(d: &Diagnostic) -> String {
-    let mut s = d.file.display().to_string();
-    if let Some(n) = d.document.filter(|&n| n > 0 || d.line.is_none()) {
-        let _ = write!(s, "#{n}");
-    }
-    if let Some(l) = d.line {
-        let _ = write!(s, ":{l}");
-        if let Some(c) = d.column {
-            let _ = write!(s, ":{c}");
-        }
-    }
-    s
 }
 
 fn sarif_result(d: &Diagnostic) -> serde_json::Value {

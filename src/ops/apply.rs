@@ -8,8 +8,10 @@
 //! under the lock the sources are hashed again, and rendered again if another process changed
 //! them meanwhile, so what is written always matches the sources at commit time.
 
+use std::collections::HashSet;
 use std::fs;
 use std::io;
+use std::path::PathBuf;
 
 use super::render::{self, Findings, Plan, Rendered};
 use super::schemas::SchemaCache;
@@ -73,6 +75,51 @@ pub(crate) fn render_all(
     Ok(ok.then_some(out))
 }
 
+/// Rendered outputs: each one's path (relative to the root, as configured) and bytes.
+pub type Outputs = Vec<(PathBuf, String)>;
+
+/// Renders every `[[merge]]` entry for a caller that writes elsewhere (a build script): each
+/// output's path (as configured) and bytes, or `None` when anything was found (reported to
+/// `sink`, counted in the outcome). Entries with a source in `invalid` (files already reported
+/// as invalid) are skipped: their errors would only be reported twice.
+pub fn render_merges(
+    ws: &Workspace,
+    invalid: &HashSet<PathBuf>,
+    sink: &mut dyn Sink,
+) -> Result<(Outcome, Option<Outputs>), Error> {
+    let mut entries = select(ws, &[])?;
+    entries.retain(|e| !has_invalid_source(ws, e, invalid));
+    let mut outcome = Outcome {
+        files: entries.len(),
+        ..Outcome::default()
+    };
+    let mut found = Findings {
+        sink,
+        outcome: &mut outcome,
+    };
+    let rendered = render_all(ws, &entries, &mut found)?.map(|r| {
+        entries
+            .iter()
+            .zip(r)
+            .map(|(e, r)| (e.output.clone(), r.text))
+            .collect()
+    });
+    Ok((outcome, rendered))
+}
+
+/// Whether a source of `entry` is among the files (as shown) already found invalid.
+pub(crate) fn has_invalid_source(
+    ws: &Workspace,
+    entry: &MergeEntry,
+    invalid: &HashSet<PathBuf>,
+) -> bool {
+    !invalid.is_empty()
+        && entry
+            .sources
+            .iter()
+            .any(|s| invalid.contains(&ws.shown(&ws.root.join(s))))
+}
+
 /// The current bytes of a file (`None`: it does not exist).
 pub(crate) fn current(path: &std::path::Path) -> Result<Option<Vec<u8>>, Error> {
     match fs::read(path) {
@@ -82,8 +129,8 @@ pub(crate) fn current(path: &std::path::Path) -> Result<Option<Vec<u8>>, Error> 
     }
 }
 
-/// A unified diff from `old` to `new`, with the file's name in the headers.
-pub(crate) fn unified_diff(path: &std::path::Path, old: Option<&str>, new: &str) -> String {
+/// A unified diff from `old` (`None`: no file yet) to `new`, with the file's name in the headers.
+pub fn unified_diff(path: &std::path::Path, old: Option<&str>, new: &str) -> String {
     let name = render::key(path);
     let (a, b) = match old {
         Some(_) => (format!("a/{name}"), format!("b/{name}")),

@@ -7,9 +7,10 @@
 //! Invariant: nothing here writes, except that opening the store finishes an interrupted
 //! transaction first, as every command does.
 
-use std::path::Path;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 
-use super::apply::{current, select, unified_diff};
+use super::apply::{current, has_invalid_source, select, unified_diff};
 use super::render::Findings;
 use super::{Error, Outcome, ValidateRequest, Workspace, validate};
 use crate::diagnostic::{Code, Diagnostic};
@@ -20,6 +21,10 @@ use crate::store::Store;
 pub fn check(ws: &Workspace, cwd: &Path, sink: &mut dyn Sink) -> Result<Outcome, Error> {
     // Held to the end: no writer changes outputs or the manifest while we compare them.
     let store = Store::open_shared(&ws.root, ws.store_options(String::new()), sink)?;
+    let mut invalid = Invalid {
+        sink,
+        files: HashSet::new(),
+    };
     let mut outcome = validate(
         ws,
         cwd,
@@ -27,8 +32,9 @@ pub fn check(ws: &Workspace, cwd: &Path, sink: &mut dyn Sink) -> Result<Outcome,
             format_checks: true,
             ..ValidateRequest::default()
         },
-        sink,
+        &mut invalid,
     )?;
+    let invalid_files = invalid.files;
     let entries = select(ws, &[])?;
     let mut merged = Outcome {
         files: entries.len(),
@@ -41,6 +47,10 @@ pub fn check(ws: &Workspace, cwd: &Path, sink: &mut dyn Sink) -> Result<Outcome,
     // An entry with findings is reported by the render; the others are compared with the disk.
     let cache = super::schemas::SchemaCache::new(ws, true, None);
     for e in &entries {
+        // Its sources' errors are reported above; a render would report them again.
+        if has_invalid_source(ws, e, &invalid_files) {
+            continue;
+        }
         let plan = super::render::Plan::of_entry(ws, e);
         let Some(r) = super::render::render(ws, &cache, &plan, &mut found)? else {
             continue;
@@ -72,6 +82,23 @@ pub fn check(ws: &Workspace, cwd: &Path, sink: &mut dyn Sink) -> Result<Outcome,
         outcome.add(drift(store, sink)?);
     }
     Ok(outcome)
+}
+
+/// Passes events on, noting the files with errors.
+struct Invalid<'a> {
+    sink: &'a mut dyn Sink,
+    files: HashSet<PathBuf>,
+}
+
+impl Sink for Invalid<'_> {
+    fn event(&mut self, event: Event) {
+        if let Event::Diagnostic(d) = &event
+            && d.severity == crate::diagnostic::Severity::Error
+        {
+            self.files.insert(d.file.clone());
+        }
+        self.sink.event(event);
+    }
 }
 
 /// Every managed file against the manifest.

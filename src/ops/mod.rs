@@ -21,7 +21,7 @@ mod write;
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use apply::{ApplyRequest, apply};
+pub use apply::{ApplyRequest, Outputs, apply, render_merges, unified_diff};
 pub use backups::{list_backups, restore};
 pub use check::check;
 pub use config::{ConfigEntry, ConfigReport, effective_config};

@@ -4,8 +4,9 @@
 //! current directory that declares `[workspace]`, else the nearest `Cargo.toml`, else the nearest
 //! directory with an `atomic.toml`, else the current directory). The configuration is
 //! `--config`, else `atomic.toml` or `.config/atomic.toml` at the root, else
-//! `[workspace.metadata.atomic]` of the root `Cargo.toml`. This reads files and never runs
-//! `cargo metadata`, so it is safe inside a build script.
+//! `[workspace.metadata.atomic]` (or, for a package, `[package.metadata.atomic]`) of the root
+//! `Cargo.toml`. This reads files and never runs `cargo metadata`, so it is safe inside a build
+//! script.
 
 use std::fs;
 use std::io;
@@ -330,22 +331,22 @@ fn load_default_config(root: &Path) -> Result<(Config, Option<PathBuf>), Error> 
         path: manifest.clone(),
         message: e.message().to_owned(),
     })?;
-    let meta = table
-        .get("workspace")
-        .and_then(|w| w.get("metadata"))
-        .and_then(|m| m.get("atomic"))
-        .cloned();
+    // A package (a build script's CARGO_MANIFEST_DIR) may carry its own.
+    let meta = ["workspace", "package"].into_iter().find_map(|t| {
+        let v = table.get(t)?.get("metadata")?.get("atomic")?.clone();
+        Some((format!("[{t}.metadata.atomic]"), v))
+    });
     match meta {
         None => Ok((Config::default(), None)),
-        Some(v) => {
+        Some((name, v)) => {
             let config: Config = v.try_into().map_err(|e: toml::de::Error| Error::Config {
                 path: manifest.clone(),
-                message: format!("[workspace.metadata.atomic]: {}", e.message()),
+                message: format!("{name}: {}", e.message()),
             })?;
             if let Some((pointer, message)) = config.problems().into_iter().next() {
                 return Err(Error::Config {
                     path: manifest,
-                    message: format!("[workspace.metadata.atomic] at {pointer}: {message}"),
+                    message: format!("{name} at {pointer}: {message}"),
                 });
             }
             Ok((config, Some(manifest)))

@@ -45,9 +45,15 @@ fn the_demo_tour_runs_end_to_end() {
     ] {
         assert!(r.stderr.contains(expected), "{expected}\n{}", r.stderr);
     }
-    assert!(r.stdout.contains("-    \"workers\": 16\n+    \"workers\": 32\n"), "{}", r.stdout);
     assert!(
-        r.stdout.contains("└─ override  services/api/prod.toml:6:11  32"),
+        r.stdout
+            .contains("-    \"workers\": 16\n+    \"workers\": 32\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("└─ override  services/api/prod.toml:6:11  32"),
         "{}",
         r.stdout
     );

@@ -1,0 +1,192 @@
+//! `cargo_atomic::build` for real: the example crate `examples/build-script` (a copy, with its
+//! path dependency pointed back here) is built by cargo; a broken config fails its build with the
+//! located diagnostic, fixing it makes the build pass, and its build graph holds no CLI crate.
+//!
+//! Builds share `target/example-build` so that only the first one compiles the dependencies.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::*;
+
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+/// A copy of the example crate whose dependency on cargo-atomic points at this repository.
+fn example() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&Path::new(REPO).join("examples/build-script"), dir.path());
+    let manifest = dir.path().join("Cargo.toml");
+    let text = fs::read_to_string(&manifest)
+        .unwrap()
+        .replace("path = \"../..\"", &format!("path = {:?}", REPO));
+    fs::write(manifest, text).unwrap();
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name();
+        if name == "target" || name == ".atomic" {
+            continue;
+        }
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(&name));
+        } else {
+            fs::copy(e.path(), to.join(&name)).unwrap();
+        }
+    }
+}
+
+fn cargo(dir: &Path, args: &[&str]) -> Run {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.args(args)
+        .arg("--offline")
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target_dir())
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET");
+    run(cmd, None)
+}
+
+fn target_dir() -> PathBuf {
+    Path::new(REPO).join("target/example-build")
+}
+
+#[test]
+fn a_build_script_validates_renders_and_fails_with_the_located_diagnostic() {
+    let ex = example();
+    let dir = ex.path();
+    let r = cargo(dir, &["run", "-q"]).ok();
+    let printed: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(printed["server"]["port"], 443);
+
+    // Nothing read changed: the build script does not run again.
+    let r = cargo(dir, &["build", "-v"]).ok();
+    assert!(
+        r.stderr.contains("Fresh atomic-build-example"),
+        "{}",
+        r.stderr
+    );
+
+    // A mistake in an overlay fails the build, at its place, in rustc's style.
+    fs::write(
+        dir.join("config/prod.toml"),
+        "[server]\nhost = \"0.0.0.0\"\nport = \"https\"\n",
+    )
+    .unwrap();
+    let r = cargo(dir, &["build"]).code(101);
+    for expected in [
+        "error[schema]: \"https\" is not of type \"integer\"",
+        "--> config/prod.toml:3:8",
+        "3 | port = \"https\"",
+        "cargo atomic: 1 problem in the package's config files",
+    ] {
+        assert!(r.stderr.contains(expected), "{expected}\n{}", r.stderr);
+    }
+
+    // Fixed, it builds again, with the new value.
+    fs::write(
+        dir.join("config/prod.toml"),
+        "[server]\nhost = \"0.0.0.0\"\nport = 8443\n",
+    )
+    .unwrap();
+    let r = cargo(dir, &["run", "-q"]).ok();
+    let printed: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(printed["server"]["port"], 8443);
+}
+
+#[test]
+fn a_build_script_depends_on_no_cli_crate() {
+    let ex = example();
+    let r = cargo(
+        ex.path(),
+        &["tree", "-e", "build,normal", "--prefix", "none"],
+    )
+    .ok();
+    assert!(r.stdout.contains("cargo-atomic v"), "{}", r.stdout);
+    for crate_name in ["clap ", "indicatif ", "cargo_metadata "] {
+        assert!(
+            !r.stdout.lines().any(|l| l.starts_with(crate_name)),
+            "{crate_name} in the build graph:\n{}",
+            r.stdout
+        );
+    }
+}
+
+#[test]
+fn the_examples_committed_render_is_fresh() {
+    // The helper a crate calls from its own tests, here on the example itself.
+    cargo_atomic::build::ensure_fresh(Path::new(REPO).join("examples/build-script"));
+}
+
+#[test]
+fn ensure_fresh_fails_on_a_stale_file_and_rewrites_it_only_outside_ci() {
+    let ex = example();
+    let dir = ex.path().to_owned();
+    let rendered = dir.join("config/rendered/app.json");
+    fs::write(&rendered, "{}\n").unwrap();
+    // The helper reads `CI`, and this process's environment is shared by every test: each case
+    // runs in a child process of this test binary.
+    // Under CI: fails with the diff, writes nothing.
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        "build_script::ensure_fresh_child",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("ENSURE_FRESH_DIR", &dir)
+    .env("CI", "true");
+    let r = run(cmd, None);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr
+            .contains("generated files are stale: config/rendered/app.json")
+            && r.stderr.contains("+    \"port\": 443"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        fs::read_to_string(&rendered).unwrap(),
+        "{}\n",
+        "CI writes nothing"
+    );
+    // Locally: rewrites, and still fails so the change is noticed.
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        "build_script::ensure_fresh_child",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("ENSURE_FRESH_DIR", &dir)
+    .env_remove("CI");
+    let r = run(cmd, None);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains(
+            "generated files were stale and have been rewritten: config/rendered/app.json"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        fs::read_to_string(&rendered)
+            .unwrap()
+            .contains("\"port\": 443")
+    );
+    // And then it passes.
+    cargo_atomic::build::ensure_fresh(&dir);
+}
+
+/// Runs `ensure_fresh` on `ENSURE_FRESH_DIR` in a child process (so `CI` can differ); does
+/// nothing when run as part of the suite.
+#[test]
+fn ensure_fresh_child() {
+    if let Some(dir) = std::env::var_os("ENSURE_FRESH_DIR") {
+        cargo_atomic::build::ensure_fresh(PathBuf::from(dir));
+    }
+}
