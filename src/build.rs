@@ -297,7 +297,7 @@ pub fn ensure_fresh(manifest_dir: impl AsRef<Path>) {
         command: "cargo_atomic::build::ensure_fresh".into(),
         ..ops::ApplyRequest::default()
     };
-    let applied = ops::apply(&ws, &request, &mut crate::event::Discard)
+    let applied = ops::apply(&ws, &ws.root, &request, &mut crate::event::Discard)
         .unwrap_or_else(|e| panic!("{}", BuildError::Failed(e)));
     assert_eq!(applied.errors + applied.fatal, 0, "apply found problems");
     panic!(

@@ -134,12 +134,16 @@ nothing is written (exit 1). Outputs whose bytes are already right are not touch
 of every replaced output are kept as a backup, and the manifest records the sha256 of each
 output's sources and schema.
 
+Under pre-commit (PRE_COMMIT=1) the arguments are the staged files: the entries they are a
+source, schema or output of are applied, and the exit code is 1 if a file was changed, so that
+the commit stops for it to be staged.
+
 Examples:
   cargo atomic apply
   cargo atomic apply prod staging
   cargo atomic apply --dry-run")]
     Apply {
-        /// The [[merge]] entries to render; default: all
+        /// The [[merge]] entries to render; default: all (under PRE_COMMIT=1: files)
         names: Vec<String>,
         /// Print a unified diff of each output that would change, and write nothing
         #[arg(long)]
@@ -151,10 +155,17 @@ Checks that every file the [[validate]] entries name is valid, that every [[merg
 what `apply` would write now (else `stale`, with the diff), and that every file cargo atomic wrote
 still has the bytes it wrote (else `drift`). Exit 1 on any finding. Takes only a shared lock.
 
+Given files (a hook's staged files), only what concerns them is checked: each is parsed and
+validated when a schema applies, and the [[merge]] entries they belong to are compared.
+
 Examples:
   cargo atomic check
-  cargo atomic check --message-format github")]
-    Check,
+  cargo atomic check --message-format github
+  cargo atomic check config/prod.yaml config/base.yaml")]
+    Check {
+        /// Only these files and the [[merge]] outputs they are part of; default: everything
+        files: Vec<PathBuf>,
+    },
     /// Show where a value of a merged output came from: every source that set or overrode it
     #[command(after_help = "\
 KEY is a JSON pointer (/server/port) or a dotted path (server.port). FILE is a [[merge]] output
@@ -204,6 +215,44 @@ Examples:
     /// List and restore the backups of replaced and deleted files
     #[command(subcommand)]
     Backups(BackupsCommand),
+    /// Install or remove a git pre-commit hook that runs `cargo atomic check` on staged files
+    #[command(subcommand)]
+    Hook(HookCommand),
+    /// Start a configuration: atomic.toml, an example schema, the state directory in .gitignore
+    #[command(after_help = "\
+Writes atomic.toml and schemas/example.schema.json from the templates, and adds the state
+directory to .gitignore. Never overwrites: if a configuration exists, nothing is written.
+
+Example:
+  cargo atomic init && cargo atomic config")]
+    Init,
+    /// Print a shell completion script
+    #[command(after_help = "\
+Examples:
+  cargo atomic completions bash > ~/.local/share/bash-completion/completions/cargo-atomic
+  cargo atomic completions zsh > ~/.zfunc/_cargo-atomic
+  cargo atomic completions fish > ~/.config/fish/completions/cargo-atomic.fish")]
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `hook` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    /// Write .git/hooks/pre-commit (or into core.hooksPath); a hook cargo atomic did not write is kept unless --force
+    #[command(
+        after_help = "Examples:\n  cargo atomic hook install\n  cargo atomic hook install --force\n\nWith the pre-commit framework, use the atomic-check hook of .pre-commit-hooks.yaml instead."
+    )]
+    Install {
+        /// Replace a pre-commit hook that cargo atomic did not write
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove the pre-commit hook, if cargo atomic wrote it
+    #[command(after_help = "Example:\n  cargo atomic hook uninstall")]
+    Uninstall,
 }
 
 /// `--arrays`.

@@ -14,11 +14,11 @@ use cargo_atomic::doc::Format;
 use cargo_atomic::doc::merge::ArrayStrategy;
 use cargo_atomic::exit;
 use cargo_atomic::ops::{
-    self, ApplyRequest, Error, ExplainRequest, MergeRequest, Outcome, ValidateRequest, Workspace,
-    WriteRequest,
+    self, ApplyRequest, CheckRequest, Error, ExplainRequest, MergeRequest, Outcome,
+    ValidateRequest, Workspace, WriteRequest,
 };
 
-use args::{BackupsCommand, Cli, Command};
+use args::{BackupsCommand, Cli, Command, HookCommand};
 use render::Printer;
 
 /// Runs the tool with these arguments and returns the exit code.
@@ -71,6 +71,14 @@ pub fn run(argv: Vec<std::ffi::OsString>) -> i32 {
 }
 
 fn dispatch(cli: &Cli, command_line: String, p: &mut Printer) -> Result<i32, Error> {
+    if let Command::Completions { shell } = &cli.command {
+        let mut out = Vec::new();
+        // For the `cargo-atomic` binary: cargo's own completion does not reach subcommands.
+        let mut cmd = <Cli as clap::CommandFactory>::command().bin_name("cargo-atomic");
+        clap_complete::generate(*shell, &mut cmd, "cargo-atomic", &mut out);
+        p.out(&String::from_utf8_lossy(&out));
+        return Ok(exit::SUCCESS);
+    }
     let cwd = std::env::current_dir().map_err(|e| Error::Io {
         op: "read",
         path: PathBuf::from("."),
@@ -91,6 +99,7 @@ fn dispatch(cli: &Cli, command_line: String, p: &mut Printer) -> Result<i32, Err
                 paths: paths.clone(),
                 schema: schema.clone(),
                 format_checks: !no_format_checks,
+                quiet_without_schema: false,
             };
             let outcome = ops::validate(&ws, &cwd, &req, p)?;
             finish(p, Some("validation"), outcome)
@@ -124,18 +133,49 @@ fn dispatch(cli: &Cli, command_line: String, p: &mut Printer) -> Result<i32, Err
             finish(p, None, outcome)
         }
         Command::Apply { names, dry_run } => {
+            // Under pre-commit the arguments are the staged files.
+            let (names, files) = if pre_commit() {
+                (Vec::new(), names.iter().map(PathBuf::from).collect())
+            } else {
+                (names.clone(), Vec::new())
+            };
             let req = ApplyRequest {
-                names: names.clone(),
+                names,
+                files,
                 dry_run: *dry_run,
                 command: command_line,
             };
-            let outcome = ops::apply(&ws, &req, p)?;
-            finish(p, None, outcome)
+            let outcome = ops::apply(&ws, &cwd, &req, p)?;
+            let code = finish(p, None, outcome);
+            if code == exit::SUCCESS && pre_commit() && outcome.written > 0 && !dry_run {
+                p.err("note: cargo atomic changed files; stage them and commit again\n");
+                exit::FINDINGS
+            } else {
+                code
+            }
         }
-        Command::Check => {
-            let outcome = ops::check(&ws, &cwd, p)?;
+        Command::Check { files } => {
+            let req = CheckRequest {
+                files: files.clone(),
+            };
+            let outcome = ops::check(&ws, &cwd, &req, p)?;
             finish(p, Some("check"), outcome)
         }
+        Command::Hook(HookCommand::Install { force }) => {
+            let action = ops::install_hook(&ws, *force)?;
+            p.hook(&action);
+            exit::SUCCESS
+        }
+        Command::Hook(HookCommand::Uninstall) => {
+            let action = ops::uninstall_hook(&ws)?;
+            p.hook(&action);
+            exit::SUCCESS
+        }
+        Command::Init => {
+            let outcome = ops::init(&ws, command_line, p)?;
+            finish(p, None, outcome)
+        }
+        Command::Completions { .. } => unreachable!("handled before the workspace is found"),
         Command::Explain { file, key } => {
             let req = ExplainRequest {
                 file: file.clone(),
@@ -202,6 +242,11 @@ fn dispatch(cli: &Cli, command_line: String, p: &mut Printer) -> Result<i32, Err
         }
     };
     Ok(code)
+}
+
+/// Run by the pre-commit framework, which sets `PRE_COMMIT=1`.
+fn pre_commit() -> bool {
+    std::env::var_os("PRE_COMMIT").is_some_and(|v| v == "1")
 }
 
 fn finish(p: &mut Printer, verb: Option<&str>, outcome: Outcome) -> i32 {

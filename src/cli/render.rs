@@ -7,7 +7,7 @@ use std::io::{self, IsTerminal, Write};
 
 use cargo_atomic::diagnostic::{Diagnostic, Severity, render_diff};
 use cargo_atomic::event::{Event, RecoveryAction, Sink};
-use cargo_atomic::ops::{ConfigReport, Explanation, Outcome, Step};
+use cargo_atomic::ops::{ConfigReport, Explanation, HookAction, Outcome, Step};
 use cargo_atomic::store::BackupRecord;
 
 use super::args::{ColorWhen, MessageFormat};
@@ -293,6 +293,26 @@ impl Printer {
             );
         }
         self.out(&s);
+    }
+
+    /// What `hook install` or `hook uninstall` did.
+    pub fn hook(&mut self, action: &HookAction) {
+        let (verb, path, what) = match action {
+            HookAction::Installed(p) => ("Installed", p, "pre-commit hook"),
+            HookAction::Updated(p) => ("Updated", p, "pre-commit hook"),
+            HookAction::Replaced(p) => ("Replaced", p, "pre-commit hook (the old one is gone)"),
+            HookAction::Removed(p) => ("Removed", p, "pre-commit hook"),
+            HookAction::NotInstalled(p) => ("Nothing", p, "to remove: no cargo atomic hook at"),
+        };
+        if self.format == MessageFormat::Json {
+            self.json(&serde_json::json!({
+                "reason": "hook",
+                "action": verb.to_lowercase(),
+                "path": path,
+            }));
+            return;
+        }
+        self.status(verb, &format!("{what} {}", path.display()));
     }
 
     /// `config`: every value with the place it came from.

@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 use std::fs;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::render::{self, Findings, Plan, Rendered};
 use super::schemas::SchemaCache;
@@ -24,6 +24,9 @@ use crate::store::{self, Sha256Digest, Store};
 pub struct ApplyRequest {
     /// `[[merge]]` names; empty: all of them.
     pub names: Vec<String>,
+    /// Only the entries these files (relative to the current directory) are a source, schema
+    /// or output of: a pre-commit hook's staged files. Empty: no such filter.
+    pub files: Vec<PathBuf>,
     /// Print a unified diff per output instead of writing.
     pub dry_run: bool,
     /// The command line, recorded with backups.
@@ -107,6 +110,17 @@ pub fn render_merges(
     Ok((outcome, rendered))
 }
 
+/// Whether `files` (relative to the root) hold a source, the schema or the output of `entry`.
+pub(crate) fn touches(entry: &MergeEntry, files: &HashSet<PathBuf>) -> bool {
+    let normal = |p: &PathBuf| -> PathBuf { p.components().collect() };
+    entry
+        .sources
+        .iter()
+        .chain(entry.schema.iter())
+        .chain(std::iter::once(&entry.output))
+        .any(|p| files.contains(&normal(p)))
+}
+
 /// Whether a source of `entry` is among the files (as shown) already found invalid.
 pub(crate) fn has_invalid_source(
     ws: &Workspace,
@@ -145,8 +159,21 @@ pub fn unified_diff(path: &std::path::Path, old: Option<&str>, new: &str) -> Str
 
 /// Renders the selected outputs and writes the changed ones as one transaction (or, with
 /// `dry_run`, reports a diff for each and writes nothing).
-pub fn apply(ws: &Workspace, req: &ApplyRequest, sink: &mut dyn Sink) -> Result<Outcome, Error> {
-    let entries = select(ws, &req.names)?;
+pub fn apply(
+    ws: &Workspace,
+    cwd: &Path,
+    req: &ApplyRequest,
+    sink: &mut dyn Sink,
+) -> Result<Outcome, Error> {
+    let mut entries = select(ws, &req.names)?;
+    if !req.files.is_empty() {
+        let files: HashSet<PathBuf> = req
+            .files
+            .iter()
+            .map(|f| ws.relative(cwd, f))
+            .collect::<Result<_, _>>()?;
+        entries.retain(|e| touches(e, &files));
+    }
     let mut outcome = Outcome {
         files: entries.len(),
         ..Outcome::default()

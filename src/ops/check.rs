@@ -4,6 +4,8 @@
 //! 2. every `[[merge]]` output is what `apply` would write now (else `stale`, with the diff);
 //! 3. every managed file matches the manifest (else `drift`: edited by hand since written).
 //!
+//! Given files (a pre-commit hook's), only what concerns them is checked.
+//!
 //! Invariant: nothing here writes, except that opening the store finishes an interrupted
 //! transaction first, as every command does.
 
@@ -17,8 +19,27 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::event::{Event, Sink};
 use crate::store::Store;
 
+/// What to check.
+#[derive(Debug, Clone, Default)]
+pub struct CheckRequest {
+    /// Only these files (relative to the current directory): a hook's staged files. They are
+    /// parsed, validated when a schema applies, and the `[[merge]]` entries they are a source,
+    /// schema or output of are checked. Empty: everything.
+    pub files: Vec<PathBuf>,
+}
+
 /// Runs every check; findings are events, counted in the outcome.
-pub fn check(ws: &Workspace, cwd: &Path, sink: &mut dyn Sink) -> Result<Outcome, Error> {
+pub fn check(
+    ws: &Workspace,
+    cwd: &Path,
+    req: &CheckRequest,
+    sink: &mut dyn Sink,
+) -> Result<Outcome, Error> {
+    let files: HashSet<PathBuf> = req
+        .files
+        .iter()
+        .map(|f| ws.relative(cwd, f))
+        .collect::<Result<_, _>>()?;
     // Held to the end: no writer changes outputs or the manifest while we compare them.
     let store = Store::open_shared(&ws.root, ws.store_options(String::new()), sink)?;
     let mut invalid = Invalid {
@@ -29,13 +50,18 @@ pub fn check(ws: &Workspace, cwd: &Path, sink: &mut dyn Sink) -> Result<Outcome,
         ws,
         cwd,
         &ValidateRequest {
+            paths: req.files.clone(),
             format_checks: true,
+            quiet_without_schema: !files.is_empty(),
             ..ValidateRequest::default()
         },
         &mut invalid,
     )?;
     let invalid_files = invalid.files;
-    let entries = select(ws, &[])?;
+    let mut entries = select(ws, &[])?;
+    if !files.is_empty() {
+        entries.retain(|e| super::apply::touches(e, &files));
+    }
     let mut merged = Outcome {
         files: entries.len(),
         ..Outcome::default()
@@ -79,7 +105,7 @@ pub fn check(ws: &Workspace, cwd: &Path, sink: &mut dyn Sink) -> Result<Outcome,
     }
     outcome.add(merged);
     if let Some(store) = &store {
-        outcome.add(drift(store, sink)?);
+        outcome.add(drift(store, &files, sink)?);
     }
     Ok(outcome)
 }
@@ -102,8 +128,11 @@ impl Sink for Invalid<'_> {
 }
 
 /// Every managed file against the manifest.
-fn drift(store: &Store, sink: &mut dyn Sink) -> Result<Outcome, Error> {
-    let manifest = store.manifest()?;
+fn drift(store: &Store, only: &HashSet<PathBuf>, sink: &mut dyn Sink) -> Result<Outcome, Error> {
+    let mut manifest = store.manifest()?;
+    if !only.is_empty() {
+        manifest.files.retain(|p, _| only.contains(Path::new(p)));
+    }
     let mut outcome = Outcome {
         files: manifest.files.len(),
         ..Outcome::default()

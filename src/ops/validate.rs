@@ -28,6 +28,9 @@ pub struct ValidateRequest {
     pub schema: Option<PathBuf>,
     /// Assert `format` keywords (on by default).
     pub format_checks: bool,
+    /// A file no schema applies to is only parsed, without a warning (for hooks, which are
+    /// handed every file of a kind).
+    pub quiet_without_schema: bool,
 }
 
 /// One file to check and where its schema comes from.
@@ -59,6 +62,12 @@ pub fn validate(
     let mut results: Vec<Vec<Diagnostic>> = jobs
         .par_iter()
         .map(|job| check_file(job, flag_schema.as_deref(), &cache, &limits))
+        .map(|mut found| {
+            if req.quiet_without_schema {
+                found.retain(|d| !is_without_schema(d));
+            }
+            found
+        })
         .collect();
     let mut outcome = Outcome {
         files: jobs.len(),
@@ -174,6 +183,12 @@ fn check_inside(ws: &Workspace, rel: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+const WITHOUT_SCHEMA: &str = "no schema applies to this file; only its syntax was checked";
+
+fn is_without_schema(d: &Diagnostic) -> bool {
+    d.severity == Severity::Warning && d.message == WITHOUT_SCHEMA
+}
+
 fn check_file(
     job: &Job,
     flag: Option<&Path>,
@@ -213,11 +228,7 @@ fn check_file(
         None => in_file_schema(format, &bytes, &docs, &job.path),
     };
     let Some(schema_path) = schema_path else {
-        let mut d = Diagnostic::error(
-            Code::Config,
-            file,
-            "no schema applies to this file; only its syntax was checked",
-        );
+        let mut d = Diagnostic::error(Code::Config, file, WITHOUT_SCHEMA);
         d.severity = Severity::Warning;
         return vec![d.with_note(
             "name one with --schema, a [[validate]] entry, or $schema / #:schema in the file",

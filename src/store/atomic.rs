@@ -291,6 +291,9 @@ pub struct WriteOptions {
     pub durability: Durability,
     /// What to do with links.
     pub links: LinkPolicy,
+    /// Permission bits of a file that does not exist yet (the umask applies); default: 0666.
+    /// An existing file keeps its own.
+    pub new_mode: Option<u32>,
 }
 
 /// What a single-file write did.
@@ -318,15 +321,11 @@ pub fn write_file(
     create_dirs(&dir, sync)?;
     let dir_fd = sys::open_dir(&dir).ctx("open", &dir)?;
     let temp = sys::temp_name(target.name());
-    stage(
-        &dir_fd,
-        &dir,
-        target.name(),
-        &temp,
-        bytes,
-        NewMeta::for_target(&target),
-        sync,
-    )?;
+    let mut meta = NewMeta::for_target(&target);
+    if let (None, Some(mode)) = (target.existing, options.new_mode) {
+        meta.mode = mode & 0o7777 & !sys::umask();
+    }
+    stage(&dir_fd, &dir, target.name(), &temp, bytes, meta, sync)?;
     if let Err(e) = sys::rename_at(&dir_fd, &temp, target.name()) {
         let _ = sys::unlink_at(&dir_fd, &temp);
         return Err(e).ctx("rename into place", root.join(&target.real));
@@ -338,6 +337,20 @@ pub fn write_file(
         real: target.real,
         sha256: Sha256Digest::of(bytes),
     })
+}
+
+/// Removes `path` (absolute) and makes the removal durable: for a file the tool itself wrote
+/// outside any workspace (a git hook). A file that is already gone is not an error.
+pub fn remove_file(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).ctx("remove", path),
+    }
+    match path.parent() {
+        Some(dir) => fsync_dir(dir),
+        None => Ok(()),
+    }
 }
 
 /// Fsyncs a directory by path.

@@ -25,7 +25,7 @@ use std::io;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-pub use atomic::{Durability, LinkPolicy, WriteOptions, Written, write_file};
+pub use atomic::{Durability, LinkPolicy, WriteOptions, Written, remove_file, write_file};
 pub use error::{Result, StoreError};
 pub use hash::{ParseDigestError, Sha256Digest};
 pub use lock::{LockMode, StoreLock};

@@ -9,6 +9,7 @@ mod corpus_toml;
 mod corpus_yaml;
 mod crash;
 mod doc_index;
+mod hook;
 mod merge;
 mod merge_laws;
 mod readme;
