@@ -15,6 +15,8 @@ mod journal;
 mod lock;
 mod manifest;
 mod objects;
+mod prune;
+pub mod retention;
 mod sys;
 #[cfg(test)]
 mod tests;
@@ -31,6 +33,7 @@ pub use hash::{ParseDigestError, Sha256Digest};
 pub use lock::{LockMode, StoreLock};
 pub use manifest::{FileState, Manifest};
 pub use objects::BackupRecord;
+pub use prune::Removal;
 pub use txn::{Committed, FileChange, Transaction};
 
 use crate::event::{Event, RecoveryAction, Sink};

@@ -69,6 +69,11 @@ impl Objects {
         Ok(Objects { dir, fd, sync })
     }
 
+    /// The open object directory.
+    pub fn fd(&self) -> &OwnedFd {
+        &self.fd
+    }
+
     /// Makes the renames of new objects durable.
     pub fn sync_dir(&self) -> Result<()> {
         sys::fsync(&self.fd).ctx("fsync", &self.dir)
