@@ -198,6 +198,27 @@ pub enum BackupsCommand {
         #[arg(long)]
         id: Option<String>,
     },
+    /// Remove the backups that the [backups] retention policy of atomic.toml does not keep
+    #[command(after_help = "\
+Each backup is listed with keep or drop and the rule behind it. The rules apply to each file's
+backups separately; a backup is kept if any rule keeps it; max-total-size then drops the oldest
+backups of all files until the rest fit, never the newest backup of a file. With no policy,
+everything is kept.
+
+  [backups]
+  keep-last = 10          # the 10 newest of each file
+  keep-within = \"30d\"    # all made within 30 days of the file's newest
+  keep-daily = 7          # the newest of each of the last 7 days with backups (also weekly, monthly)
+  max-total-size = \"200MiB\"
+
+Examples:
+  cargo atomic backups prune --dry-run
+  cargo atomic backups prune --message-format json")]
+    Prune {
+        /// Only show what would be removed; change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// `cargo atomic ...` arrives as `cargo-atomic atomic ...`: drop the extra word.

@@ -6,7 +6,9 @@
 
 mod backups;
 mod merge;
+mod prune;
 mod recover;
+mod retention;
 mod schemas;
 mod validate;
 mod verify;
@@ -18,7 +20,9 @@ use std::path::{Path, PathBuf};
 
 pub use backups::{list_backups, restore};
 pub use merge::{MergeRequest, merge};
+pub use prune::{PruneRequest, prune};
 pub use recover::recover;
+pub use retention::{BackupsConfig, ByteSize, HumanDuration, parse_duration, parse_size};
 pub use validate::{ValidateRequest, validate};
 pub use verify::verify;
 pub use workspace::{Config, SchemasConfig, Settings, ValidateEntry, Workspace, config_schema};
