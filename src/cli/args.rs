@@ -11,6 +11,7 @@ Examples:
   cargo atomic verify
   cargo atomic backups list config/app.json
   cargo atomic backups restore config/app.json
+  cargo atomic backups prune --dry-run
 
 Exit codes: 0 success, 1 findings (invalid data, checksum mismatch), 2 the command could not
 run and nothing was changed, 101 internal bug.";
@@ -206,10 +207,12 @@ backups of all files until the rest fit, never the newest backup of a file. With
 everything is kept.
 
   [backups]
-  keep-last = 10          # the 10 newest of each file
-  keep-within = \"30d\"    # all made within 30 days of the file's newest
-  keep-daily = 7          # the newest of each of the last 7 days with backups (also weekly, monthly)
-  max-total-size = \"200MiB\"
+  keep-last = 10             # the 10 newest of each file
+  keep-within = \"30d\"        # all made within 30 days of the file's newest
+  keep-daily = 7             # the newest of each of the last 7 days with backups
+  keep-weekly = 4            # ... of ISO weeks (UTC)
+  keep-monthly = 12          # ... of months (UTC)
+  max-total-size = \"200MiB\"  # then drop the oldest until all backups fit
 
 Examples:
   cargo atomic backups prune --dry-run

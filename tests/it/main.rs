@@ -9,6 +9,7 @@ mod crash;
 mod doc_index;
 mod merge;
 mod merge_laws;
+mod prune;
 mod readme;
 mod snapshots;
 mod store;
