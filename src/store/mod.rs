@@ -6,7 +6,7 @@
 //! after recovery of any interrupted transaction.
 //!
 //! On disk (`<root>/<state-dir>`, created 0700): `lock`, `journal/`, `objects/<sha256>`,
-//! `backups.jsonl`, `manifest.json`.
+//! `backups.jsonl`, `manifest.json`, and `prune-pending.json` while a prune removes objects.
 
 mod atomic;
 mod error;

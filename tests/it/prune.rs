@@ -335,3 +335,23 @@ fn backups_list_shows_the_command_newest_first() {
     sorted.sort_unstable_by(|a, b| b.cmp(a));
     assert_eq!(times, sorted);
 }
+
+#[test]
+fn the_readme_configuration_is_accepted() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let config = readme
+        .split("```toml\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .find(|b| b.contains("[backups]"))
+        .expect("a toml block with [backups] in the README");
+    let ws = Ws::new();
+    ws.put("atomic.toml", config);
+    history(&ws, "a.json", &["1\n", "2\n"]);
+    let lines = prune_json(&ws, &["--dry-run"]);
+    assert_eq!(
+        lines.last().unwrap()["policy"],
+        "keep-last 10, keep-within 30d, keep-daily 7, keep-weekly 4, keep-monthly 12, max-total-size 200MiB"
+    );
+}
