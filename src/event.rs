@@ -88,6 +88,9 @@ pub enum Event {
         over_cap: bool,
         /// Nothing was changed.
         dry_run: bool,
+        /// Why some objects of removed backups are not freed yet; the next prune frees them.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        unfinished: Option<String>,
     },
 }
 

@@ -429,6 +429,7 @@ impl Sink for Printer {
                 kept_bytes,
                 over_cap,
                 dry_run,
+                unfinished,
             } => {
                 let total = kept + dropped;
                 let objects = format!(
@@ -457,6 +458,17 @@ impl Sink for Printer {
                             plural(total, "backup")
                         ),
                     ),
+                }
+                if let Some(why) = unfinished {
+                    let line = format!(
+                        "{}{}\n",
+                        self.paint(YELLOW, "warning"),
+                        self.paint(
+                            BOLD,
+                            &format!(": some objects of removed backups are not freed yet ({why}); the next prune frees them")
+                        )
+                    );
+                    self.err(&line);
                 }
                 if over_cap && !self.quiet {
                     let line = format!(

@@ -144,5 +144,6 @@ fn summary(
         kept_bytes,
         over_cap,
         dry_run,
+        unfinished: removal.unfinished.clone(),
     }
 }

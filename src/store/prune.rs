@@ -16,6 +16,9 @@
 //! the next prune removes them. Every object is checked against the index of that moment, so
 //! one that a later backup references again is kept.
 //!
+//! A failure before 2 fails the prune with nothing changed; a failure after 2 (the backups are
+//! gone from the index) is reported in [`Removal::unfinished`], and the next prune finishes.
+//!
 //! Limitations: the temps of steps 1 and 2 have fixed names in the state directory; one left by
 //! a crash is removed by the next prune.
 
@@ -42,8 +45,12 @@ const INDEX: &str = "backups.jsonl";
 pub struct Removal {
     /// The records that leave the index, oldest first.
     pub records: Vec<BackupRecord>,
-    /// The objects that no remaining record references, with their sizes; they are unlinked.
+    /// The objects that no remaining record references, with their sizes: unlinked (planned:
+    /// to be unlinked).
     pub objects: Vec<(Sha256Digest, u64)>,
+    /// Why freeing the objects did not finish, after the index no longer listed the backups:
+    /// the pending list stays, and the next prune removes what is left.
+    pub unfinished: Option<String>,
 }
 
 impl Removal {
@@ -94,6 +101,7 @@ impl Store {
         let removal = Removal {
             records: gone,
             objects,
+            unfinished: None,
         };
         Ok((removal, stay))
     }
@@ -107,7 +115,6 @@ impl Store {
             LockMode::Exclusive,
             "removing backups needs the exclusive lock"
         );
-        let sync = self.durability.syncs();
         let (plan, stay) = self.plan(ids)?;
         let state_fd = sys::open_dir(&self.state).ctx("open", &self.state)?;
         for name in [PENDING, INDEX] {
@@ -134,23 +141,61 @@ impl Store {
                 serde_json::to_writer(&mut bytes, r).expect("a backup record serializes");
                 bytes.push(b'\n');
             }
-            self.replace_state_file(&state_fd, INDEX, &bytes)?;
+            let index = self.state.join(INDEX);
+            let old = fs::read(&index).ctx("read", &index)?;
+            if let Err(e) = self.replace_state_file(&state_fd, INDEX, &bytes) {
+                // A failed fsync after the rename: the new index may be in place but is not
+                // durable. Put the old one back, so that a failed prune has changed nothing.
+                if fs::read(&index).ok().as_deref() != Some(&old[..]) {
+                    let _ = self.replace_state_file(&state_fd, INDEX, &old);
+                }
+                if !had_pending {
+                    // Best effort: the list names objects the index still needs, so it is
+                    // harmless, but this way a failed prune leaves nothing behind.
+                    let _ = sys::unlink_at(&state_fd, OsStr::new(PENDING));
+                }
+                return Err(e);
+            }
         }
-        let objects = self.objects()?;
-        for (d, _) in &plan.objects {
-            sys::unlink_at_if_exists(objects.fd(), OsStr::new(&d.to_string()))
-                .ctx("remove", objects.path(d))?;
-        }
-        if sync && !plan.objects.is_empty() {
-            objects.sync_dir()?;
-        }
-        if sys::unlink_at_if_exists(&state_fd, OsStr::new(PENDING))
-            .ctx("remove", self.state.join(PENDING))?
-            && sync
-        {
-            sys::fsync(&state_fd).ctx("fsync", &self.state)?;
-        }
-        Ok(plan)
+        // The index no longer lists the dropped backups: they are removed. What follows only
+        // frees their objects; a failure from here on leaves the pending list for the next prune
+        // and is reported, not returned.
+        let (objects, unfinished) = self.unlink_objects(&state_fd, &plan.objects);
+        Ok(Removal {
+            records: plan.records,
+            objects,
+            unfinished: unfinished.map(|e| error_chain(&e)),
+        })
+    }
+
+    /// Unlinks `objects`, makes that durable, then removes the pending list. Returns the objects
+    /// unlinked and the first failure.
+    fn unlink_objects(
+        &self,
+        state_fd: &OwnedFd,
+        list: &[(Sha256Digest, u64)],
+    ) -> (Vec<(Sha256Digest, u64)>, Option<StoreError>) {
+        let sync = self.durability.syncs();
+        let mut done = Vec::new();
+        let result = (|| {
+            let objects = self.objects()?;
+            for &(d, size) in list {
+                sys::unlink_at_if_exists(objects.fd(), OsStr::new(&d.to_string()))
+                    .ctx("remove", objects.path(&d))?;
+                done.push((d, size));
+            }
+            if sync && !list.is_empty() {
+                objects.sync_dir()?;
+            }
+            if sys::unlink_at_if_exists(state_fd, OsStr::new(PENDING))
+                .ctx("remove", self.state.join(PENDING))?
+                && sync
+            {
+                sys::fsync(state_fd).ctx("fsync", &self.state)?;
+            }
+            Ok(())
+        })();
+        (done, result.err())
     }
 
     fn read_pending(&self) -> Result<Pending> {
@@ -184,6 +229,18 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// `error: cause: cause`, as one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
 }
 
 /// The fixed temp name through which `name` is replaced.

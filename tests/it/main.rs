@@ -10,6 +10,7 @@ mod doc_index;
 mod merge;
 mod merge_laws;
 mod prune;
+mod prune_crash;
 mod readme;
 mod snapshots;
 mod store;
