@@ -74,6 +74,51 @@ pub enum Event {
         /// Digest of its bytes.
         sha256: Sha256Digest,
     },
+    /// `backups prune` keeps this backup.
+    BackupKept(BackupDecision),
+    /// `backups prune` drops this backup: removed, unless it is a dry run.
+    BackupDropped(BackupDecision),
+    /// `backups prune` is done.
+    BackupsPruned {
+        /// The policy applied (`keep-last 3, max-total-size 200MiB`); `None`: none is configured,
+        /// and everything is kept.
+        policy: Option<String>,
+        /// Backups kept.
+        kept: usize,
+        /// Backups dropped (removed, unless `dry_run`).
+        dropped: usize,
+        /// Objects removed (or that would be), no remaining backup needing them.
+        objects_removed: usize,
+        /// Bytes those objects held.
+        bytes_freed: u64,
+        /// Bytes of the objects the kept backups use.
+        kept_bytes: u64,
+        /// `max-total-size` is not met: the newest backup of each file alone is larger.
+        over_cap: bool,
+        /// Nothing was changed.
+        dry_run: bool,
+        /// Why some objects of removed backups are not freed yet; the next prune frees them.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        unfinished: Option<String>,
+    },
+}
+
+/// One backup and what retention decides for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BackupDecision {
+    /// The backup's id.
+    pub id: String,
+    /// The file, relative to the workspace root.
+    pub path: PathBuf,
+    /// When it was made (RFC 3339, UTC).
+    pub time: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its object.
+    pub sha256: Sha256Digest,
+    /// The rules that keep or drop it: `keep-last 3`, `keep-daily 7 (2026-11-20)`,
+    /// `oldest for keep-monthly`, `max-total-size 200MiB`, `no rule keeps it`.
+    pub rules: Vec<String>,
 }
 
 /// How recovery ended an interrupted transaction.

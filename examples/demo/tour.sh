@@ -60,6 +60,9 @@ cargo atomic backups restore config/app.json
 grep port config/app.json
 cargo atomic backups list config/app.json
 
+step "cargo atomic backups prune --dry-run   # each backup, keep or drop, and the rule why"
+cargo atomic backups prune --dry-run
+
 step "cargo atomic --message-format json verify"
 cargo atomic --message-format json verify
 

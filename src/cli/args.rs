@@ -13,6 +13,7 @@ Examples:
   cargo atomic verify
   cargo atomic backups list config/app.json
   cargo atomic backups restore config/app.json
+  cargo atomic backups prune --dry-run
 
 Exit codes: 0 success, 1 findings (invalid data, stale output, checksum mismatch),
 2 the command could not run and nothing was changed, 101 internal bug.";
@@ -296,6 +297,29 @@ pub enum BackupsCommand {
         /// The backup's id (or a unique prefix of it, or of its sha256), as `backups list` shows
         #[arg(long)]
         id: Option<String>,
+    },
+    /// Remove the backups that the [backups] retention policy of atomic.toml does not keep
+    #[command(after_help = "\
+Each backup is listed with keep or drop and the rule behind it. The rules apply to each file's
+backups separately; a backup is kept if any rule keeps it; max-total-size then drops the oldest
+backups of all files until the rest fit, never the newest backup of a file. With no policy,
+everything is kept.
+
+  [backups]
+  keep-last = 10             # the 10 newest of each file
+  keep-within = \"30d\"        # all made within 30 days of the file's newest
+  keep-daily = 7             # the newest of each of the last 7 days with backups
+  keep-weekly = 4            # ... of ISO weeks (UTC)
+  keep-monthly = 12          # ... of months (UTC)
+  max-total-size = \"200MiB\"  # then drop the oldest until all backups fit
+
+Examples:
+  cargo atomic backups prune --dry-run
+  cargo atomic backups prune --message-format json")]
+    Prune {
+        /// Only show what would be removed; change nothing
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 

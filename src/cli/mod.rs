@@ -235,6 +235,15 @@ fn dispatch(cli: &Cli, command_line: String, p: &mut Printer) -> Result<i32, Err
             p.backups(&records);
             exit::SUCCESS
         }
+        Command::Backups(BackupsCommand::Prune { dry_run }) => {
+            let req = ops::PruneRequest {
+                dry_run: *dry_run,
+                command: command_line,
+                now: None,
+            };
+            let outcome = ops::prune(&ws, &req, p)?;
+            finish(p, None, outcome)
+        }
         Command::Backups(BackupsCommand::Restore { path, id }) => {
             let path = ws.relative(&cwd, path)?;
             let outcome = ops::restore(&ws, &path, id.as_deref(), command_line, p)?;

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::io::{self, IsTerminal, Write};
 
 use cargo_atomic::diagnostic::{Diagnostic, Severity, render_diff};
-use cargo_atomic::event::{Event, RecoveryAction, Sink};
+use cargo_atomic::event::{BackupDecision, Event, RecoveryAction, Sink};
 use cargo_atomic::ops::{ConfigReport, Explanation, HookAction, Outcome, Step};
 use cargo_atomic::store::BackupRecord;
 
@@ -366,20 +366,27 @@ impl Printer {
             self.status("Empty", "no backups recorded");
             return;
         }
+        let width = records
+            .iter()
+            .map(|r| r.path.display().to_string().chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(4);
         let mut s = format!(
-            "{:<12}  {:<24}  {:>10}  {:<12}  {:<8}  {}\n",
-            "ID", "TIME", "SIZE", "SHA256", "OP", "PATH"
+            "{:<12}  {:<24}  {:>10}  {:<12}  {:<8}  {:<width$}  {}\n",
+            "ID", "TIME", "SIZE", "SHA256", "OP", "PATH", "COMMAND"
         );
         for r in records {
             let _ = writeln!(
                 s,
-                "{:<12}  {:<24}  {:>10}  {:<12}  {:<8}  {}",
+                "{:<12}  {:<24}  {:>10}  {:<12}  {:<8}  {:<width$}  {}",
                 r.id,
                 r.time,
                 r.size,
                 r.sha256.short(12),
                 r.op,
-                r.path.display()
+                r.path.display().to_string(),
+                r.command
             );
         }
         self.out(&s);
@@ -472,8 +479,90 @@ impl Sink for Printer {
                     );
                 }
             }
+            Event::BackupKept(d) => self.decision("Keep", GREEN, &d),
+            Event::BackupDropped(d) => self.decision("Drop", YELLOW, &d),
+            Event::BackupsPruned {
+                policy,
+                kept,
+                dropped,
+                objects_removed,
+                bytes_freed,
+                kept_bytes,
+                over_cap,
+                dry_run,
+                unfinished,
+            } => {
+                let total = kept + dropped;
+                let objects = format!(
+                    "{objects_removed} {} ({bytes_freed} bytes)",
+                    plural(objects_removed, "object")
+                );
+                match (policy, dry_run) {
+                    (None, _) => self.status(
+                        "Kept",
+                        &format!(
+                            "all {total} {}: no [backups] retention policy is configured",
+                            plural(total, "backup")
+                        ),
+                    ),
+                    (Some(_), true) => self.status(
+                        "Would prune",
+                        &format!(
+                            "{dropped} of {total} {}, removing {objects}; dry run, nothing changed",
+                            plural(total, "backup")
+                        ),
+                    ),
+                    (Some(_), false) => self.status(
+                        "Pruned",
+                        &format!(
+                            "{dropped} of {total} {}, removed {objects}; kept {kept} ({kept_bytes} bytes)",
+                            plural(total, "backup")
+                        ),
+                    ),
+                }
+                if let Some(why) = unfinished {
+                    let line = format!(
+                        "{}{}\n",
+                        self.paint(YELLOW, "warning"),
+                        self.paint(
+                            BOLD,
+                            &format!(": some objects of removed backups are not freed yet ({why}); the next prune frees them")
+                        )
+                    );
+                    self.err(&line);
+                }
+                if over_cap && !self.quiet {
+                    let line = format!(
+                        "{}{}\n",
+                        self.paint(YELLOW, "warning"),
+                        self.paint(
+                            BOLD,
+                            &format!(": max-total-size is not met: the newest backup of each file alone takes {kept_bytes} bytes")
+                        )
+                    );
+                    self.err(&line);
+                }
+            }
             Event::Diagnostic(_) => unreachable!("handled above"),
         }
+    }
+}
+
+impl Printer {
+    /// One line of `backups prune`: the decision, the backup, the rules behind it.
+    fn decision(&mut self, verb: &str, style: &str, d: &BackupDecision) {
+        if self.quiet {
+            return;
+        }
+        let line = format!(
+            "{} {}  {}  {}  {}\n",
+            self.paint(style, &format!("{verb:>12}")),
+            d.id,
+            d.time,
+            d.path.display(),
+            d.rules.join("; ")
+        );
+        self.err(&line);
     }
 }
 

@@ -16,6 +16,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Error;
+use super::retention::BackupsConfig;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::doc::{self, Format, Limits, schema};
 use crate::store::{Durability, StoreOptions};
 
@@ -161,9 +163,8 @@ pub struct Config {
     /// `[[rotate]]`.
     #[schemars(with = "Vec<serde_json::Map<String, serde_json::Value>>")]
     pub rotate: Vec<toml::Table>,
-    /// `[backups]`.
-    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
-    pub backups: Option<toml::Table>,
+    /// `[backups]`: how long backups are kept (`backups prune`).
+    pub backups: BackupsConfig,
     /// `[audit]`.
     #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
     pub audit: Option<toml::Table>,
@@ -503,20 +504,32 @@ fn check_config(path: &Path, root: &Path, bytes: &[u8]) -> Result<serde_json::Va
         .as_ref()
         .expect("the generated config schema compiles");
     let value = docs.pop().unwrap_or_default(); // TOML is one document
-    if schema.is_valid(&value) {
+    // What the schema cannot say: values with their own grammar (`30d`, `200MiB`).
+    let bad =
+        super::retention::check_values(value.get("backups").unwrap_or(&serde_json::Value::Null));
+    if bad.is_empty() && schema.is_valid(&value) {
         return Ok(value);
     }
     let text = std::str::from_utf8(bytes).unwrap_or_default();
     let index = doc::index(Format::Toml, text);
-    let diagnostics = schema
+    let mut diagnostics: Vec<Diagnostic> = schema
         .validate(&value)
         .iter()
         .map(|e| super::validate::schema_diagnostic(&shown, text, index.first(), e))
         .map(|mut d| {
-            d.code = crate::diagnostic::Code::Config;
+            d.code = Code::Config;
             d
         })
         .collect();
+    diagnostics.extend(bad.into_iter().map(|(pointer, message)| {
+        let mut d = Diagnostic::error(Code::Config, &shown, message);
+        if let Some(index) = index.first() {
+            super::validate::place_at(&mut d, text, index, &pointer);
+        }
+        d.pointer = Some(pointer);
+        d
+    }));
+    diagnostics.sort_by_key(|d| (d.line, d.column));
     Err(findings(diagnostics))
 }
 
@@ -553,6 +566,47 @@ mod tests {
             diagnostics[0].message.contains("sometimes"),
             "{:?}",
             diagnostics[0]
+        );
+    }
+
+    #[test]
+    fn bad_retention_values_are_located() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("atomic.toml");
+        fs::write(
+            &p,
+            "[backups]\nkeep-within = \"thirty days\"\nkeep-last = 0\nmax-total-size = \"12 parsecs\"\n",
+        )
+        .unwrap();
+        let Err(Error::ConfigFindings { diagnostics, .. }) = load_config_file(&p, t.path()) else {
+            panic!("expected located findings");
+        };
+        let at: Vec<_> = diagnostics
+            .iter()
+            .map(|d| (d.line, d.column, d.code))
+            .collect();
+        assert_eq!(
+            at,
+            [
+                (Some(2), Some(15), Code::Config),
+                (Some(3), Some(13), Code::Config),
+                (Some(4), Some(18), Code::Config)
+            ]
+        );
+        assert!(
+            diagnostics[0].message.contains("thirty days"),
+            "{diagnostics:?}"
+        );
+        assert!(diagnostics[2].message.contains("200MiB"), "{diagnostics:?}");
+        fs::write(
+            &p,
+            "[backups]\nkeep-within = \"30d\"\nmax-total-size = 1000\n",
+        )
+        .unwrap();
+        let c = load_config_file(&p, t.path()).unwrap();
+        assert_eq!(
+            c.backups.policy().to_string(),
+            "keep-within 30d, max-total-size 1000B"
         );
     }
 

@@ -6,7 +6,7 @@
 //! after recovery of any interrupted transaction.
 //!
 //! On disk (`<root>/<state-dir>`, created 0700): `lock`, `journal/`, `objects/<sha256>`,
-//! `backups.jsonl`, `manifest.json`.
+//! `backups.jsonl`, `manifest.json`, and `prune-pending.json` while a prune removes objects.
 
 mod atomic;
 mod error;
@@ -15,6 +15,8 @@ mod journal;
 mod lock;
 mod manifest;
 mod objects;
+mod prune;
+pub mod retention;
 mod sys;
 #[cfg(test)]
 mod tests;
@@ -31,6 +33,7 @@ pub use hash::{ParseDigestError, Sha256Digest};
 pub use lock::{LockMode, StoreLock};
 pub use manifest::{FileState, Inputs, Manifest};
 pub use objects::BackupRecord;
+pub use prune::Removal;
 pub use txn::{Committed, FileChange, Transaction};
 
 use crate::event::{Event, RecoveryAction, Sink};

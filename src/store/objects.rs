@@ -69,6 +69,11 @@ impl Objects {
         Ok(Objects { dir, fd, sync })
     }
 
+    /// The open object directory.
+    pub fn fd(&self) -> &OwnedFd {
+        &self.fd
+    }
+
     /// Makes the renames of new objects durable.
     pub fn sync_dir(&self) -> Result<()> {
         sys::fsync(&self.fd).ctx("fsync", &self.dir)
@@ -250,14 +255,56 @@ pub(crate) fn append_index(path: &Path, records: &[BackupRecord], sync: bool) ->
         text.push(b'\n');
     }
     let mut f = OpenOptions::new()
+        .read(true)
         .append(true)
         .create(true)
         .mode(0o600)
         .open(path)
         .ctx("open", path)?;
+    end_torn_tail(&f, &mut text).ctx("repair", path)?;
     f.write_all(&text).ctx("append to", path)?;
     if sync {
         sys::fsync(&f).ctx("fsync", path)?;
+    }
+    Ok(())
+}
+
+/// A crash mid-append leaves a last line without its newline. Appending after it would glue
+/// the next record onto it, and that record would be lost (read as a torn tail) — or, once
+/// more follow, the whole index would read as damaged. So a torn tail is cut off first (under
+/// the lock, nothing else writes here); a last record that is whole but lacks only its newline
+/// gets one.
+fn end_torn_tail(f: &File, text: &mut Vec<u8>) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let len = f.metadata()?.len();
+    let mut last = [0u8];
+    if len == 0 || {
+        f.read_exact_at(&mut last, len - 1)?;
+        last[0] == b'\n'
+    } {
+        return Ok(());
+    }
+    // Find where the last line starts, reading backwards.
+    let mut start = len;
+    let mut buf = vec![0u8; 64 * 1024];
+    let line_start = loop {
+        let from = start.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(start - from) as usize];
+        f.read_exact_at(chunk, from)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            break from + i as u64 + 1;
+        }
+        if from == 0 {
+            break 0;
+        }
+        start = from;
+    };
+    let mut tail = vec![0u8; (len - line_start) as usize];
+    f.read_exact_at(&mut tail, line_start)?;
+    if serde_json::from_slice::<BackupRecord>(&tail).is_ok() {
+        text.insert(0, b'\n');
+    } else {
+        f.set_len(line_start)?;
     }
     Ok(())
 }

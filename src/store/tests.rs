@@ -337,6 +337,33 @@ fn the_backup_index_tolerates_a_torn_tail_but_not_a_damaged_middle() {
     assert!(matches!(store.backups(), Err(StoreError::Damaged { .. })));
 }
 
+/// A crash mid-append left a torn last line; the next append glued its record onto it, so that
+/// record was lost, and one more append made the index unreadable. Now the torn tail is cut
+/// off before appending (and a whole record missing only its newline gets one).
+#[test]
+fn appending_after_a_torn_tail_loses_no_record() {
+    let t = tempfile::tempdir().unwrap();
+    let store = open(t.path());
+    let write = |bytes: &str| {
+        let mut tx = store.transaction("write");
+        tx.write("f", bytes).unwrap();
+        tx.commit().unwrap();
+    };
+    write("v1");
+    write("v2");
+    let index = store.index_path();
+    let whole = fs::read_to_string(&index).unwrap();
+    fs::write(&index, format!("{whole}{{\"id\":\"abc")).unwrap();
+    write("v3");
+    write("v4");
+    assert_eq!(store.backups().unwrap().len(), 3);
+    // A whole last record without its newline is kept.
+    let whole = fs::read_to_string(&index).unwrap();
+    fs::write(&index, whole.trim_end()).unwrap();
+    write("v5");
+    assert_eq!(store.backups().unwrap().len(), 4);
+}
+
 /// A backup kept by hard link lives under its journal-listed temp name until the target is
 /// renamed away. Regression guard: had it taken its final name before COMMIT, a discarded
 /// transaction would leave the user's file with a second link, and every later write would be

@@ -12,6 +12,8 @@ mod doc_index;
 mod hook;
 mod merge;
 mod merge_laws;
+mod prune;
+mod prune_crash;
 mod readme;
 mod snapshots;
 mod store;

@@ -12,6 +12,7 @@ const COMMANDS: &[&[&str]] = &[
     &["backups"],
     &["backups", "list"],
     &["backups", "restore"],
+    &["backups", "prune"],
 ];
 
 #[test]
