@@ -7,6 +7,7 @@
 mod backups;
 mod merge;
 mod recover;
+mod rotate;
 mod schemas;
 mod validate;
 mod verify;
@@ -19,9 +20,13 @@ use std::path::{Path, PathBuf};
 pub use backups::{list_backups, restore};
 pub use merge::{MergeRequest, merge};
 pub use recover::recover;
+pub use rotate::{RotateRequest, rotate};
 pub use validate::{ValidateRequest, validate};
 pub use verify::verify;
-pub use workspace::{Config, SchemasConfig, Settings, ValidateEntry, Workspace, config_schema};
+pub use workspace::{
+    Compress, Config, Naming, RotateEntry, SchemasConfig, Settings, ValidateEntry, Workspace,
+    config_schema,
+};
 pub use write::{WriteRequest, write};
 
 use crate::exit;

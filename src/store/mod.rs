@@ -6,7 +6,7 @@
 //! after recovery of any interrupted transaction.
 //!
 //! On disk (`<root>/<state-dir>`, created 0700): `lock`, `journal/`, `objects/<sha256>`,
-//! `backups.jsonl`, `manifest.json`.
+//! `backups.jsonl`, `manifest.json`, `rotations.json`.
 
 mod atomic;
 mod error;
@@ -15,6 +15,7 @@ mod journal;
 mod lock;
 mod manifest;
 mod objects;
+mod rotation;
 mod sys;
 #[cfg(test)]
 mod tests;
@@ -31,11 +32,14 @@ pub use hash::{ParseDigestError, Sha256Digest};
 pub use lock::{LockMode, StoreLock};
 pub use manifest::{FileState, Manifest};
 pub use objects::BackupRecord;
+pub use rotation::{ArtifactDir, RotatedFile, Rotations, Step as RotationStep, temp_name};
 pub use txn::{Committed, FileChange, Transaction};
 
 use crate::event::{Event, RecoveryAction, Sink};
 use error::IoContext;
 use journal::Stage;
+
+const ROTATIONS: &str = "rotations.json";
 
 /// How a store is opened.
 #[derive(Debug, Clone)]
@@ -244,6 +248,34 @@ impl Store {
     /// The digest and size of a file under the root, streaming; `None` if it does not exist.
     pub fn hash(&self, path: &Path) -> Result<Option<FileState>> {
         txn::hash_file_opt(&self.root.join(path))
+    }
+
+    /// The record of rotated artifacts (empty if nothing was ever rotated).
+    pub fn rotations(&self) -> Result<Rotations> {
+        rotation::load(&self.state.join(ROTATIONS))
+    }
+
+    /// Replaces the record of rotated artifacts atomically. Needs the exclusive lock.
+    pub fn save_rotations(&self, r: &Rotations) -> Result<()> {
+        assert_eq!(
+            self.lock.mode(),
+            LockMode::Exclusive,
+            "writing needs the exclusive lock"
+        );
+        rotation::save(&self.state, ROTATIONS, r, self.durability.syncs())
+    }
+
+    /// Opens a directory of artifacts, `rel` to the root, which must resolve inside the root.
+    pub fn artifact_dir(&self, rel: &Path) -> Result<ArtifactDir> {
+        let abs = self.root.join(rel);
+        let real = fs::canonicalize(&abs).ctx("resolve", &abs)?;
+        if !real.starts_with(&self.root) {
+            return Err(StoreError::OutsideRoot {
+                path: rel.to_owned(),
+                root: self.root.clone(),
+            });
+        }
+        ArtifactDir::open_abs(rel.to_owned(), real, self.durability.syncs())
     }
 
     fn journal_dir(&self) -> PathBuf {
