@@ -151,7 +151,7 @@ Examples:
         #[arg(long)]
         rollback: bool,
     },
-    /// Rotate generated artifacts per the [[rotate]] entries: rename aside, compress, prune old copies
+    /// Rotate artifacts per [[rotate]]: rename aside, compress, prune old copies
     #[command(after_help = "\
 A live file matched by an entry's `files` glob is renamed aside (never copied or truncated):
 `naming = \"timestamp\"` gives FILE.20261126T001500Z-001, `\"numbered\"` FILE.1 (older copies move

@@ -250,8 +250,12 @@ impl Store {
         txn::hash_file_opt(&self.root.join(path))
     }
 
-    /// The record of rotated artifacts (empty if nothing was ever rotated).
+    /// The record of rotated artifacts (empty if nothing was ever rotated). Under the exclusive
+    /// lock, a staged copy of the record that a crash left is removed first.
     pub fn rotations(&self) -> Result<Rotations> {
+        if self.lock.mode() == LockMode::Exclusive {
+            rotation::clean(&self.state, ROTATIONS)?;
+        }
         rotation::load(&self.state.join(ROTATIONS))
     }
 

@@ -120,12 +120,29 @@ pub(crate) fn load(path: &Path) -> Result<Rotations> {
     })
 }
 
-/// Replaces the record atomically (and durably with `sync`).
+/// The one temp name the record is staged under: fixed, so a temp a crash left is found by
+/// name (never by pattern) and removed by the next save or [`clean`].
+fn temp_of(name: &str) -> OsString {
+    OsString::from(format!(".{name}.atomic-tmp"))
+}
+
+/// Removes a staged record that a crash left behind. Needs the exclusive lock.
+pub(crate) fn clean(state: &Path, name: &str) -> Result<()> {
+    let temp = state.join(temp_of(name));
+    match fs::remove_file(&temp) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).ctx("remove", temp),
+    }
+}
+
+/// Replaces the record atomically (and durably with `sync`). Needs the exclusive lock.
 pub(crate) fn save(state: &Path, name: &str, r: &Rotations, sync: bool) -> Result<()> {
     let mut bytes = serde_json::to_vec_pretty(r).expect("rotation records serialize");
     bytes.push(b'\n');
     let dir = ArtifactDir::open_abs(state.to_owned(), state.to_owned(), sync)?;
-    let temp = sys::temp_name(OsStr::new(name));
+    let temp = temp_of(name);
+    dir.remove_temp(&temp)?;
     dir.stage(&temp, 0o600, None, &mut |f| f.write_all(&bytes))?;
     if let Err(e) = sys::rename_at(&dir.fd, &temp, OsStr::new(name)) {
         let _ = sys::unlink_at(&dir.fd, &temp);
