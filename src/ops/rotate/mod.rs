@@ -23,6 +23,11 @@
 //! A recorded copy that is gone (somebody removed it) is dropped from the records, with an
 //! event; a live file that vanishes before its rename is skipped. Neither is an error.
 //!
+//! Unlike a transaction, a run is not all-or-nothing: a failure (exit 2) stops it after the
+//! last whole step, and what was done is recorded and consistent; the next run goes on from
+//! there. A refusal found while planning (an unknown name, a bad entry, a foreign file in the
+//! way of a numbered shift) comes before any step, and changes nothing.
+//!
 //! `--dry-run` takes the shared lock, plans the same way and reports each action; it changes
 //! nothing (an interrupted step is reported as the plan sees the disk, not finished).
 
@@ -70,7 +75,12 @@ pub(crate) fn rotate_at(
     now: SystemTime,
     sink: &mut dyn Sink,
 ) -> Result<Outcome, Error> {
-    let policies = select(ws, &req.names)?;
+    let config_path = ws
+        .config_source
+        .as_deref()
+        .map(|p| ws.shown(p))
+        .unwrap_or_else(|| PathBuf::from("atomic.toml"));
+    let policies = select(ws, &config_path, &req.names)?;
     let options = ws.store_options(req.command.clone());
     let store = if req.dry_run {
         Store::open_shared(&ws.root, options, sink)?
@@ -87,7 +97,7 @@ pub(crate) fn rotate_at(
     let state_dir = ws.root.join(&ws.config.settings.state_dir);
     let mut entries = Vec::new();
     for p in policies {
-        let lives = matches(&ws.root, &state_dir, &p, &records.files)?;
+        let lives = matches(&ws.root, &config_path, &state_dir, &p, &records.files)?;
         entries.push((p, lives));
     }
     let view = View {
@@ -124,12 +134,8 @@ pub(crate) fn rotate_at(
 }
 
 /// The entries named (all when none are), read into policies.
-fn select(ws: &Workspace, names: &[String]) -> Result<Vec<Policy>, Error> {
-    let config_path = || {
-        ws.config_source
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("atomic.toml"))
-    };
+fn select(ws: &Workspace, config: &Path, names: &[String]) -> Result<Vec<Policy>, Error> {
+    let config_path = || config.to_owned();
     let entries: &[RotateEntry] = &ws.config.rotate;
     let mut seen = BTreeSet::new();
     for e in entries {
@@ -167,12 +173,13 @@ fn select(ws: &Workspace, names: &[String]) -> Result<Vec<Policy>, Error> {
 /// records name and names that look rotated. `.gitignore` is not consulted.
 fn matches(
     root: &Path,
+    config: &Path,
     state_dir: &Path,
     p: &Policy,
     records: &[RotatedFile],
 ) -> Result<Vec<Live>, Error> {
     let bad = |why: String| Error::Config {
-        path: PathBuf::from("atomic.toml"),
+        path: config.to_owned(),
         message: format!("[[rotate]] `{}`: files `{}`: {why}", p.name, p.files),
     };
     let glob_path = Path::new(&p.files);
