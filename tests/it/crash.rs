@@ -1373,7 +1373,7 @@ pub(crate) fn configure(cmd: &mut Command, root: &Path, threads: Threads) {
 pub(crate) struct Outcome {
     status: ExitStatus,
     stdout: String,
-    stderr: String,
+    pub(crate) stderr: String,
 }
 
 impl Outcome {

@@ -209,10 +209,19 @@ fn matches(
     } else {
         base
     };
+    // Without `**`, no match lies deeper than the glob has components: walk no further.
+    let max_depth = if p.files.contains("**") {
+        usize::MAX
+    } else {
+        glob_path.components().count()
+    };
     let recorded: BTreeSet<&Path> = records.iter().map(|r| r.path.as_path()).collect();
     let mut out = Vec::new();
     let mut stack = vec![base];
     while let Some(dir) = stack.pop() {
+        if dir.components().count() >= max_depth {
+            continue;
+        }
         let abs = root.join(&dir);
         if abs == state_dir {
             continue;
