@@ -28,8 +28,8 @@
 //! there. A refusal found while planning (an unknown name, a bad entry, a foreign file in the
 //! way of a numbered shift) comes before any step, and changes nothing.
 //!
-//! `--dry-run` takes the shared lock, plans the same way and reports each action; it changes
-//! nothing (an interrupted step is reported as the plan sees the disk, not finished).
+//! `--dry-run` takes the shared lock, resolves an interrupted step in memory only, plans the
+//! same way and reports each action; it changes nothing.
 
 mod plan;
 #[cfg(test)]
@@ -91,8 +91,8 @@ pub(crate) fn rotate_at(
         Some(s) => s.rotations()?,
         None => Rotations::default(),
     };
-    if let (Some(s), false) = (&store, req.dry_run) {
-        recover(s, &mut records, sink)?;
+    if let Some(s) = &store {
+        recover(s, &mut records, req.dry_run, sink)?;
     }
     let state_dir = ws.root.join(&ws.config.settings.state_dir);
     let mut entries = Vec::new();
@@ -481,9 +481,22 @@ fn execute(
 }
 
 /// Finishes or undoes the step an interrupted run left, per the table in the module docs.
-fn recover(store: &Store, records: &mut Rotations, sink: &mut dyn Sink) -> Result<(), Error> {
+/// With `dry_run`, only the records change (in memory), so the plan sees what the next real
+/// run will see; nothing is removed or saved, and nothing is reported.
+fn recover(
+    store: &Store,
+    records: &mut Rotations,
+    dry_run: bool,
+    sink: &mut dyn Sink,
+) -> Result<(), Error> {
     let Some(step) = records.pending.clone() else {
         return Ok(());
+    };
+    let remove = |dir: &ArtifactDir, name: &OsStr| -> Result<(), Error> {
+        if !dry_run {
+            dir.remove(name)?;
+        }
+        Ok(())
     };
     let (action, files) = match &step {
         RotationStep::Rotate {
@@ -530,7 +543,9 @@ fn recover(store: &Store, records: &mut Rotations, sink: &mut dyn Sink) -> Resul
         RotationStep::Compress { from, to, temp } => {
             let (d, from_name) = split(from);
             let dir = store.artifact_dir(d)?;
-            dir.remove_temp(temp)?;
+            if !dry_run {
+                dir.remove_temp(temp)?;
+            }
             let digest = records
                 .files
                 .iter()
@@ -542,7 +557,7 @@ fn recover(store: &Store, records: &mut Rotations, sink: &mut dyn Sink) -> Resul
                 _ => false,
             };
             if good {
-                dir.remove(from_name)?;
+                remove(&dir, from_name)?;
                 for r in records.files.iter_mut().filter(|r| &r.path == from) {
                     r.path = to.clone();
                     r.compressed = true;
@@ -557,7 +572,7 @@ fn recover(store: &Store, records: &mut Rotations, sink: &mut dyn Sink) -> Resul
                         return Err(damaged(to, "it does not decompress to the rotated bytes, and the uncompressed copy is gone").into());
                     }
                     // Ours (the record chose this free name): a gzip that is not whole.
-                    dir.remove(to_name)?;
+                    remove(&dir, to_name)?;
                 }
                 (RecoveryAction::Discarded, vec![from.clone()])
             }
@@ -565,13 +580,16 @@ fn recover(store: &Store, records: &mut Rotations, sink: &mut dyn Sink) -> Resul
         RotationStep::Prune { path } => {
             let (d, name) = split(path);
             if let Ok(dir) = store.artifact_dir(d) {
-                dir.remove(name)?;
+                remove(&dir, name)?;
             }
             records.files.retain(|r| &r.path != path);
             (RecoveryAction::RolledForward, vec![path.clone()])
         }
     };
     records.pending = None;
+    if dry_run {
+        return Ok(());
+    }
     store.save_rotations(records)?;
     // audit: one `recover` record for the step.
     sink.event(Event::Recovered {

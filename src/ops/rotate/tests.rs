@@ -625,12 +625,27 @@ fn an_interrupted_rotation_is_recorded_from_the_disk() {
         ..Rotations::default()
     };
     fs::create_dir_all(w.dir.path().join(".atomic")).unwrap();
+    fs::write(w.dir.path().join(".atomic/lock"), b"").unwrap();
     fs::write(
         w.dir.path().join(".atomic/rotations.json"),
         serde_json::to_vec(&r).unwrap(),
     )
     .unwrap();
     w.put("out/a.json", b"next");
+    // A dry run sees the step finished, and changes nothing.
+    let before = w.everything();
+    let planned = w.rotate(t(1), true);
+    assert_eq!(w.everything(), before);
+    assert!(
+        matches!(
+            &planned[..],
+            [
+                Event::RotationShifted { dry_run: true, .. },
+                Event::Rotated { dry_run: true, .. }
+            ]
+        ),
+        "{planned:?}"
+    );
     w.rotate(t(1), false);
     let c = w.contents();
     assert_eq!(
@@ -639,4 +654,30 @@ fn an_interrupted_rotation_is_recorded_from_the_disk() {
     );
     assert_eq!(c["a.json.1"], b"next");
     assert_eq!(w.records().files.len(), 2);
+}
+
+#[test]
+fn a_glob_matches_at_its_depth_and_double_star_descends() {
+    let w = Tmp::new(
+        "[[rotate]]\nname = \"flat\"\nfiles = \"out/*.json\"\n\n\
+         [[rotate]]\nname = \"deep\"\nfiles = \"deep/**/*.json\"\n",
+    );
+    for d in ["out/sub", "deep/x/y"] {
+        fs::create_dir_all(w.dir.path().join(d)).unwrap();
+    }
+    w.put("out/a.json", b"a");
+    w.put("out/sub/b.json", b"b");
+    w.put("deep/x/y/c.json", b"c");
+    w.put("deep/d.json", b"d");
+    let mut rotated: Vec<String> = w
+        .rotate(t(0), false)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Rotated { path, .. } => Some(path.display().to_string()),
+            _ => None,
+        })
+        .collect();
+    rotated.sort();
+    assert_eq!(rotated, ["deep/d.json", "deep/x/y/c.json", "out/a.json"]);
+    assert!(w.dir.path().join("out/sub/b.json").exists());
 }
