@@ -81,6 +81,9 @@ pub(crate) fn rotate_at(
         .map(|p| ws.shown(p))
         .unwrap_or_else(|| PathBuf::from("atomic.toml"));
     let policies = select(ws, &config_path, &req.names)?;
+    if policies.is_empty() {
+        return Ok(Outcome::default()); // no [[rotate]] entries: not even a state directory
+    }
     let options = ws.store_options(req.command.clone());
     let store = if req.dry_run {
         Store::open_shared(&ws.root, options, sink)?
