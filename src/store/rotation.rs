@@ -2,15 +2,15 @@
 //! is made of. Bytes only: what goes into a compressed file is the caller's business.
 //!
 //! Guarantee: the record (`rotations.json` in the state directory) names every rotated file the
-//! tool created and nothing else, and at most one step in flight, written *before* that step
-//! starts. So whatever a crash interrupts, the next run knows the one name that may be half
-//! done, and nothing is ever chosen by pattern.
+//! tool created and nothing else, and the steps in flight, written *before* they start. So
+//! whatever a crash interrupts, the next run knows every name that may be half done, and
+//! nothing is ever chosen by pattern.
 //!
-//! How it works: the record is replaced atomically (a temp in the state directory, fsync,
-//! rename, fsync of the state directory). Every change to an artifact directory goes through
-//! [`ArtifactDir`]: a rename that never replaces (`RENAME_NOREPLACE`), a new file staged under
-//! a temp name, fsynced and renamed in the same way, an unlink; each followed by an fsync of
-//! the directory, so a step is durable before the record says it is done.
+//! How it works: the record is replaced atomically (a temp with a fixed name in the state
+//! directory, fsync, rename, fsync of the state directory). Every change to an artifact
+//! directory goes through [`ArtifactDir`]: a rename that never replaces (`RENAME_NOREPLACE`), a
+//! new file staged under a temp name, fsynced and renamed in the same way, an unlink. The
+//! caller fsyncs each directory ([`ArtifactDir::sync`]) before the record says a step is done.
 //!
 //! Limitations: a producer that still holds a live file open and writes to it after the rename
 //! writes into the rotated file (there is no copytruncate, by design).
@@ -49,7 +49,7 @@ pub struct RotatedFile {
     pub compressed: bool,
 }
 
-/// The one step of a rotation that may be in flight, recorded before it starts.
+/// A step of a rotation that may be in flight, recorded before it starts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Step {
@@ -94,8 +94,10 @@ pub struct Rotations {
     pub version: u32,
     /// The rotated files, oldest rotation first.
     pub files: Vec<RotatedFile>,
-    /// The step in flight, if a run was interrupted during it.
-    pub pending: Option<Step>,
+    /// The steps in flight, if a run was interrupted during them. Each is finished or undone
+    /// on its own: no two of them name the same file.
+    #[serde(default)]
+    pub pending: Vec<Step>,
 }
 
 impl Default for Rotations {
@@ -103,7 +105,7 @@ impl Default for Rotations {
         Rotations {
             version: 1,
             files: Vec::new(),
-            pending: None,
+            pending: Vec::new(),
         }
     }
 }
@@ -151,8 +153,8 @@ pub(crate) fn save(state: &Path, name: &str, r: &Rotations, sync: bool) -> Resul
     dir.sync()
 }
 
-/// A directory of artifacts, open for `*at` calls. Every change is followed by an fsync of the
-/// directory (with `Durability::Full`), so it is on stable storage when the call returns.
+/// A directory of artifacts, open for `*at` calls. Changes are durable once [`ArtifactDir::sync`]
+/// has returned (with `Durability::Full`).
 #[derive(Debug)]
 pub struct ArtifactDir {
     /// Relative to the workspace root (for messages and records).
@@ -204,24 +206,21 @@ impl ArtifactDir {
         }
     }
 
-    /// Renames `from` to `to`, which must not exist, and makes it durable.
+    /// Renames `from` to `to`, which must not exist.
     pub fn rename_new(&self, from: &OsStr, to: &OsStr) -> Result<()> {
-        sys::rename_noreplace(&self.fd, from, to).ctx("rename", self.abs.join(from))?;
-        self.sync()
+        sys::rename_noreplace(&self.fd, from, to).ctx("rename", self.abs.join(from))
     }
 
-    /// Removes `name` durably; `false` if it was gone already.
+    /// Removes `name`; `false` if it was gone already.
     pub fn remove(&self, name: &OsStr) -> Result<bool> {
-        let gone = sys::unlink_at_if_exists(&self.fd, name).ctx("remove", self.abs.join(name))?;
-        self.sync()?;
-        Ok(gone)
+        sys::unlink_at_if_exists(&self.fd, name).ctx("remove", self.abs.join(name))
     }
 
     /// Creates the new file `name` with the bytes `fill` writes, atomically: they go into
     /// `temp` (created with `O_EXCL`, never more readable than `like`), which gets the owner
     /// (where permitted) and permission bits of the file `like`, is fsynced, and is renamed to
-    /// `name` only if `name` is still free; then the directory is fsynced. On failure the temp
-    /// is removed and `name` does not exist.
+    /// `name` only if `name` is still free. On failure the temp is removed and `name` does not
+    /// exist.
     pub fn create_new(
         &self,
         name: &OsStr,
@@ -241,7 +240,7 @@ impl ArtifactDir {
             let _ = sys::unlink_at(&self.fd, temp);
             return Err(e).ctx("rename into place", self.abs.join(name));
         }
-        self.sync()
+        Ok(())
     }
 
     /// Removes a temp file a [`Step`] names, if it is there.

@@ -189,7 +189,7 @@ fn check(sc: &Scenario, root: &Path) -> Result<(), String> {
         .map_err(|e| format!("rotations.json: {e}"))?;
     let records: serde_json::Value =
         serde_json::from_slice(&text).map_err(|e| format!("rotations.json is damaged: {e}"))?;
-    if !records["pending"].is_null() {
+    if records["pending"].as_array().is_none_or(|p| !p.is_empty()) {
         return Err(format!("a step is still in flight: {}", records["pending"]));
     }
     let recorded: Vec<&str> = records["files"]

@@ -6,19 +6,22 @@
 //! files the tool's own records name are ever pruned, renamed or compressed (never a glob's
 //! match); a live file is only ever renamed, never copied or truncated.
 //!
-//! How it works: under the store's exclusive lock, an interrupted step is finished or undone
+//! How it works: under the store's exclusive lock, interrupted steps are finished or undone
 //! first (below); then [`plan::plan`] decides everything from the records, the glob's matches,
-//! directory listings and the time, and the steps run in plan order: shifts and rotations,
-//! then compression, then pruning (so every rotated file and its directory are durable before
-//! anything is removed). Each step is recorded in `rotations.json` (the store's record of
-//! rotated files) *before* it starts, and the record is updated once it is durable:
+//! directory listings and the time, and `exec` runs it: shifts (one at a time), then all
+//! rotations, then all compressions, then all prunes (so every rotated file and its directory
+//! are durable before anything is removed). The steps of each batch are listed as `pending` in
+//! `rotations.json` (the store's record of rotated files) *before* any starts; once they are
+//! durable (each directory fsynced once), the record takes their results and drops them from
+//! `pending`. No two steps of a batch name the same file, and every target name was free when
+//! the batch was recorded, so each step is finished or undone on its own:
 //!
 //! | step | on disk, in order | after a crash, the next run |
 //! |---|---|---|
-//! | rotate `L` → `T` | record intent; rename `L`→`T` (no-replace), fsync dir; hash `T`, record it | `T` exists: hash and record it; else nothing happened |
-//! | shift `A` → `B` | record intent; rename, fsync dir; record the new name | `B` exists and `A` not: record `B`; else nothing happened |
-//! | compress `T` → `T.gz` | record intent (with the temp's name); stage the gzip in the temp, fsync, rename to `T.gz` (no-replace), fsync dir; check it decompresses to `T`'s digest; unlink `T`, fsync dir; record `T.gz` | remove the temp; `T.gz` exists and decompresses to the digest: unlink `T`, record `T.gz`; else remove a bad `T.gz` while `T` is there and leave `T` for the plan to compress again |
-//! | prune `P` | record intent; unlink `P`, fsync dir; drop the record | unlink `P` if there, drop the record |
+//! | shift `A` → `B` (alone) | record; rename `A`→`B` (no-replace); fsync dir; record `B` | `B` exists and `A` not: record `B`; else nothing happened |
+//! | rotate `L` → `T` | record; rename (no-replace); fsync dir; hash `T`, record it | `T` exists: hash and record it; else nothing happened |
+//! | compress `T` → `T.gz` | record (with the temp's name); stage the gzip in the temp, fsync, rename to `T.gz` (no-replace); fsync dir; check it decompresses to `T`'s digest; unlink `T`; fsync dir; record `T.gz` | remove the temp; `T.gz` exists and decompresses to the digest: unlink `T`, record `T.gz`; else remove a bad `T.gz` while `T` is there, and the plan compresses `T` again |
+//! | prune `P` | record; unlink `P`; fsync dir; drop the record | unlink `P` if there, drop the record |
 //!
 //! A recorded copy that is gone (somebody removed it) is dropped from the records, with an
 //! event; a live file that vanishes before its rename is skipped. Neither is an error.
@@ -28,27 +31,25 @@
 //! there. A refusal found while planning (an unknown name, a bad entry, a foreign file in the
 //! way of a numbered shift) comes before any step, and changes nothing.
 //!
-//! `--dry-run` takes the shared lock, resolves an interrupted step in memory only, plans the
+//! `--dry-run` takes the shared lock, resolves interrupted steps in memory only, plans the
 //! same way and reports each action; it changes nothing.
 
+mod exec;
 mod plan;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ffi::OsStr;
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use globset::GlobBuilder;
 
 use super::{Error, Outcome, RotateEntry, Workspace};
-use crate::event::{Event, RecoveryAction, Sink};
-use crate::store::{
-    self, ArtifactDir, RotatedFile, RotationStep, Rotations, Sha256Digest, Store, StoreError,
-};
+use crate::event::{Event, Sink};
+use crate::store::{RotatedFile, Rotations, Store};
 use plan::{Action, Live, Policy, View};
 
 /// What to rotate.
@@ -95,7 +96,7 @@ pub(crate) fn rotate_at(
         None => Rotations::default(),
     };
     if let Some(s) = &store {
-        recover(s, &mut records, req.dry_run, sink)?;
+        exec::recover(s, &mut records, req.dry_run, sink)?;
     }
     let state_dir = ws.root.join(&ws.config.settings.state_dir);
     let mut entries = Vec::new();
@@ -127,12 +128,7 @@ pub(crate) fn rotate_at(
     }
     let store = store.expect("a store is open unless this is a dry run");
     let time = humantime::format_rfc3339_millis(now).to_string();
-    for a in actions {
-        if let Some(e) = execute(&store, &mut records, &a, &time)? {
-            outcome.written += 1;
-            sink.event(e);
-        }
-    }
+    outcome.written = exec::execute(&store, &mut records, actions, &time, sink)?;
     Ok(outcome)
 }
 
@@ -325,324 +321,5 @@ fn event(a: &Action, bytes: Option<u64>, dry_run: bool) -> Event {
             rule,
             dry_run,
         },
-    }
-}
-
-fn split(p: &Path) -> (&Path, &OsStr) {
-    (
-        p.parent().unwrap_or(Path::new("")),
-        p.file_name().unwrap_or_default(),
-    )
-}
-
-/// Records `step` as in flight, durably.
-fn begin(store: &Store, records: &mut Rotations, step: RotationStep) -> Result<(), Error> {
-    records.pending = Some(step);
-    store.save_rotations(records)?;
-    Ok(())
-}
-
-/// Marks the step done, durably.
-fn end(store: &Store, records: &mut Rotations) -> Result<(), Error> {
-    records.pending = None;
-    store.save_rotations(records)?;
-    Ok(())
-}
-
-/// Carries out one action; the event to report, or `None` if there was nothing to do after all
-/// (a live file that vanished).
-fn execute(
-    store: &Store,
-    records: &mut Rotations,
-    a: &Action,
-    time: &str,
-) -> Result<Option<Event>, Error> {
-    match a {
-        Action::Forget { path } => {
-            records.files.retain(|r| &r.path != path);
-            store.save_rotations(records)?;
-            // audit: one `rotate` record (outcome "ok", before = the record, after = none).
-        }
-        Action::Shift { from, to } => {
-            let (d, from_name) = split(from);
-            let dir = store.artifact_dir(d)?;
-            begin(
-                store,
-                records,
-                RotationStep::Shift {
-                    from: from.clone(),
-                    to: to.clone(),
-                },
-            )?;
-            dir.rename_new(from_name, split(to).1)?;
-            for r in records.files.iter_mut().filter(|r| &r.path == from) {
-                r.path = to.clone();
-            }
-            end(store, records)?;
-            // audit: one `rotate` record (path = to, before = from).
-        }
-        Action::Rotate {
-            entry, live, to, ..
-        } => {
-            let (d, live_name) = split(live);
-            let dir = store.artifact_dir(d)?;
-            begin(
-                store,
-                records,
-                RotationStep::Rotate {
-                    entry: entry.clone(),
-                    from: live.clone(),
-                    to: to.clone(),
-                    time: time.to_owned(),
-                },
-            )?;
-            match dir.rename_new(live_name, split(to).1) {
-                Ok(()) => {}
-                Err(StoreError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
-                    // The producer removed it meanwhile: nothing to rotate.
-                    end(store, records)?;
-                    return Ok(None);
-                }
-                Err(e) => return Err(e.into()),
-            }
-            let (sha256, size) = dir.hash(split(to).1)?.ok_or_else(|| gone(to))?;
-            records.files.push(RotatedFile {
-                entry: entry.clone(),
-                live: live.clone(),
-                path: to.clone(),
-                sha256,
-                size,
-                time: time.to_owned(),
-                compressed: false,
-            });
-            end(store, records)?;
-            // audit: one `rotate` record (path = live, after = {sha256, size} at `to`).
-            return Ok(Some(Event::Rotated {
-                name: entry.clone(),
-                path: live.clone(),
-                to: to.clone(),
-                bytes: size,
-                dry_run: false,
-            }));
-        }
-        Action::Compress { path, to } => {
-            let Some(digest) = records
-                .files
-                .iter()
-                .find(|r| &r.path == path)
-                .map(|r| r.sha256)
-            else {
-                return Ok(None);
-            };
-            let (d, name) = split(path);
-            let dir = store.artifact_dir(d)?;
-            let Some(mut src) = dir.open(name)? else {
-                records.files.retain(|r| &r.path != path);
-                store.save_rotations(records)?;
-                return Ok(Some(Event::RotationVanished {
-                    path: path.clone(),
-                    dry_run: false,
-                }));
-            };
-            let to_name = split(to).1;
-            let temp = store::temp_name(to_name);
-            begin(
-                store,
-                records,
-                RotationStep::Compress {
-                    from: path.clone(),
-                    to: to.clone(),
-                    temp: temp.clone(),
-                },
-            )?;
-            dir.create_new(to_name, &temp, name, &mut |out| gzip(&mut src, out))?;
-            if gunzip_digest(&dir, to_name)? != Some(digest) {
-                dir.remove(to_name)?;
-                return Err(damaged(to, "it does not decompress to the rotated bytes").into());
-            }
-            dir.remove(name)?;
-            let size = dir.size(to_name)?;
-            for r in records.files.iter_mut().filter(|r| &r.path == path) {
-                r.path = to.clone();
-                r.compressed = true;
-            }
-            end(store, records)?;
-            // audit: one `rotate` record (path = to, before = the uncompressed copy).
-            return Ok(Some(event(a, size, false)));
-        }
-        Action::Prune { path, .. } => {
-            let (d, name) = split(path);
-            let dir = store.artifact_dir(d)?;
-            begin(store, records, RotationStep::Prune { path: path.clone() })?;
-            dir.remove(name)?;
-            records.files.retain(|r| &r.path != path);
-            end(store, records)?;
-            // audit: one `rotate` record (op prune: before = the copy, after = none).
-        }
-    }
-    Ok(Some(event(a, None, false)))
-}
-
-/// Finishes or undoes the step an interrupted run left, per the table in the module docs.
-/// With `dry_run`, only the records change (in memory), so the plan sees what the next real
-/// run will see; nothing is removed or saved, and nothing is reported.
-fn recover(
-    store: &Store,
-    records: &mut Rotations,
-    dry_run: bool,
-    sink: &mut dyn Sink,
-) -> Result<(), Error> {
-    let Some(step) = records.pending.clone() else {
-        return Ok(());
-    };
-    let remove = |dir: &ArtifactDir, name: &OsStr| -> Result<(), Error> {
-        if !dry_run {
-            dir.remove(name)?;
-        }
-        Ok(())
-    };
-    let (action, files) = match &step {
-        RotationStep::Rotate {
-            entry,
-            from,
-            to,
-            time,
-        } => {
-            let dir = store.artifact_dir(split(to).0)?;
-            match dir.hash(split(to).1)? {
-                Some((sha256, size)) if !records.files.iter().any(|r| &r.path == to) => {
-                    records.files.push(RotatedFile {
-                        entry: entry.clone(),
-                        live: from.clone(),
-                        path: to.clone(),
-                        sha256,
-                        size,
-                        time: time.clone(),
-                        compressed: false,
-                    });
-                    (
-                        RecoveryAction::RolledForward,
-                        vec![from.clone(), to.clone()],
-                    )
-                }
-                Some(_) => (RecoveryAction::RolledForward, vec![to.clone()]),
-                None => (RecoveryAction::Discarded, vec![from.clone()]),
-            }
-        }
-        RotationStep::Shift { from, to } => {
-            let dir = store.artifact_dir(split(to).0)?;
-            if dir.exists(split(to).1)? && !dir.exists(split(from).1)? {
-                for r in records.files.iter_mut().filter(|r| &r.path == from) {
-                    r.path = to.clone();
-                }
-                (
-                    RecoveryAction::RolledForward,
-                    vec![from.clone(), to.clone()],
-                )
-            } else {
-                (RecoveryAction::Discarded, vec![from.clone()])
-            }
-        }
-        RotationStep::Compress { from, to, temp } => {
-            let (d, from_name) = split(from);
-            let dir = store.artifact_dir(d)?;
-            if !dry_run {
-                dir.remove_temp(temp)?;
-            }
-            let digest = records
-                .files
-                .iter()
-                .find(|r| &r.path == from)
-                .map(|r| r.sha256);
-            let to_name = split(to).1;
-            let good = match (digest, dir.exists(to_name)?) {
-                (Some(d), true) => gunzip_digest(&dir, to_name)? == Some(d),
-                _ => false,
-            };
-            if good {
-                remove(&dir, from_name)?;
-                for r in records.files.iter_mut().filter(|r| &r.path == from) {
-                    r.path = to.clone();
-                    r.compressed = true;
-                }
-                (
-                    RecoveryAction::RolledForward,
-                    vec![from.clone(), to.clone()],
-                )
-            } else {
-                if dir.exists(to_name)? {
-                    if !dir.exists(from_name)? {
-                        return Err(damaged(to, "it does not decompress to the rotated bytes, and the uncompressed copy is gone").into());
-                    }
-                    // Ours (the record chose this free name): a gzip that is not whole.
-                    remove(&dir, to_name)?;
-                }
-                (RecoveryAction::Discarded, vec![from.clone()])
-            }
-        }
-        RotationStep::Prune { path } => {
-            let (d, name) = split(path);
-            if let Ok(dir) = store.artifact_dir(d) {
-                remove(&dir, name)?;
-            }
-            records.files.retain(|r| &r.path != path);
-            (RecoveryAction::RolledForward, vec![path.clone()])
-        }
-    };
-    records.pending = None;
-    if dry_run {
-        return Ok(());
-    }
-    store.save_rotations(records)?;
-    // audit: one `recover` record for the step.
-    sink.event(Event::Recovered {
-        txid: "rotate".into(),
-        action,
-        files,
-    });
-    Ok(())
-}
-
-/// Streams `src` into `out` as gzip (no name, mtime 0: the same bytes give the same file).
-fn gzip(src: &mut fs::File, out: &mut fs::File) -> io::Result<()> {
-    let mut enc = flate2::write::GzEncoder::new(out, flate2::Compression::default());
-    io::copy(src, &mut enc)?;
-    enc.finish()?.flush()
-}
-
-/// The digest of what `name` decompresses to; `None` if it is gone or not whole gzip.
-fn gunzip_digest(dir: &ArtifactDir, name: &OsStr) -> Result<Option<Sha256Digest>, Error> {
-    let Some(f) = dir.open(name)? else {
-        return Ok(None);
-    };
-    let mut dec = flate2::read::GzDecoder::new(f);
-    match Sha256Digest::of_reader(&mut dec as &mut dyn Read) {
-        Ok((d, _)) => Ok(Some(d)),
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::InvalidData
-                    | io::ErrorKind::InvalidInput
-                    | io::ErrorKind::UnexpectedEof
-            ) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(Error::io("read", &dir.rel().join(name), e)),
-    }
-}
-
-fn damaged(path: &Path, detail: &str) -> StoreError {
-    StoreError::Damaged {
-        path: path.to_owned(),
-        detail: detail.to_owned(),
-    }
-}
-
-fn gone(path: &Path) -> StoreError {
-    StoreError::Io {
-        op: "read",
-        path: path.to_owned(),
-        source: io::Error::from(io::ErrorKind::NotFound),
     }
 }

@@ -155,6 +155,8 @@ pub(crate) fn plan(view: &View<'_>) -> Result<Vec<Action>, InTheWay> {
     }
     let stamp = stamp(view.now);
     let time = humantime::format_rfc3339_millis(view.now).to_string();
+    // Every shift goes before every rotation: the executor runs them in this order.
+    let mut rotations = Vec::new();
     let mut claimed: HashSet<&Path> = HashSet::new();
     let mut tail = Vec::new();
     for (policy, lives) in &view.entries {
@@ -179,7 +181,7 @@ pub(crate) fn plan(view: &View<'_>) -> Result<Vec<Action>, InTheWay> {
                 }
             };
             add_name(&mut listing, &to);
-            actions.push(Action::Rotate {
+            rotations.push(Action::Rotate {
                 entry: policy.name.clone(),
                 live: live.path.clone(),
                 to: to.clone(),
@@ -197,6 +199,7 @@ pub(crate) fn plan(view: &View<'_>) -> Result<Vec<Action>, InTheWay> {
         }
         tail.push(policy);
     }
+    actions.append(&mut rotations);
     // Retention, per live file, newest first; then compression of what stays.
     let mut pruned: HashSet<PathBuf> = HashSet::new();
     let mut prunes = Vec::new();

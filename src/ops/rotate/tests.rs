@@ -465,7 +465,7 @@ fn gzip_round_trips_and_keeps_the_mode() {
     assert_eq!(mode & 0o777, 0o640);
     let r = w.records();
     assert_eq!(r.files[0].sha256, Sha256Digest::of(&original));
-    assert!(r.files[0].compressed && r.pending.is_none());
+    assert!(r.files[0].compressed && r.pending.is_empty());
 }
 
 #[test]
@@ -589,11 +589,11 @@ fn an_interrupted_compression_is_finished_from_the_records() {
     w.put(plain.to_str().unwrap(), b"payload");
     r.files[0].path = plain.clone();
     r.files[0].compressed = false;
-    r.pending = Some(RotationStep::Compress {
+    r.pending = vec![RotationStep::Compress {
         from: plain.clone(),
         to: gz.clone(),
         temp: ".a.json.gz.0000000000000000.atomic-tmp".into(),
-    });
+    }];
     fs::write(
         w.dir.path().join(".atomic/rotations.json"),
         serde_json::to_vec(&r).unwrap(),
@@ -616,12 +616,12 @@ fn an_interrupted_rotation_is_recorded_from_the_disk() {
     let w = Tmp::new("[[rotate]]\nname = \"r\"\nfiles = \"out/*.json\"\nnaming = \"numbered\"\n");
     w.put("out/a.json.1", b"renamed before the crash");
     let r = Rotations {
-        pending: Some(RotationStep::Rotate {
+        pending: vec![RotationStep::Rotate {
             entry: "r".into(),
             from: "out/a.json".into(),
             to: "out/a.json.1".into(),
             time: "2026-11-26T00:00:00.000Z".into(),
-        }),
+        }],
         ..Rotations::default()
     };
     fs::create_dir_all(w.dir.path().join(".atomic")).unwrap();
