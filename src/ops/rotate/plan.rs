@@ -52,7 +52,7 @@ impl Policy {
             .transpose()?;
         Ok(Policy {
             name: e.name.clone(),
-            files: e.files.clone(),
+            files: e.files.trim_start_matches("./").to_owned(),
             keep_last: e.keep_last.map(|n| n as usize),
             keep_within: duration("keep-within", &e.keep_within)?
                 .map(|d| (d, e.keep_within.clone().unwrap_or_default())),
