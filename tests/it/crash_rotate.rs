@@ -3,7 +3,8 @@
 //!
 //! For every file-system system call S that a `rotate` run makes (found with `strace -f -c`)
 //! and every N until a run completes, the run is killed with SIGKILL on entering its Nth call of
-//! S, and then `rotate` runs again, uninterrupted. Afterwards: no artifact is lost or
+//! S; then (for odd N) `recover` runs, which must leave no step in flight and no content twice;
+//! then `rotate` runs again, uninterrupted. Afterwards: no artifact is lost or
 //! duplicated (the multiset of contents in the artifact directories, `.gz` files decompressed,
 //! is exactly the one an uninterrupted run leaves, pruned copies included), the foreign files
 //! beside the artifacts are byte-identical and still there, every other file there is one the
@@ -214,6 +215,36 @@ fn check(sc: &Scenario, root: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// After `recover` alone: nothing in flight, no temp, no content twice, foreign files intact.
+fn check_recovered(root: &Path) -> Result<(), String> {
+    let mut temps = Vec::new();
+    find_temps(root, &mut temps);
+    if !temps.is_empty() {
+        return Err(format!("temp files left: {temps:?}"));
+    }
+    if let Ok(text) = fs::read(root.join(".atomic/rotations.json")) {
+        let v: serde_json::Value =
+            serde_json::from_slice(&text).map_err(|e| format!("rotations.json: {e}"))?;
+        if v["pending"].as_array().is_none_or(|p| !p.is_empty()) {
+            return Err(format!("steps still in flight: {}", v["pending"]));
+        }
+    }
+    for (p, b) in FOREIGN {
+        if fs::read(root.join(p)).ok().as_deref() != Some(*b) {
+            return Err(format!("the foreign file `{p}` was touched"));
+        }
+    }
+    let twice: Vec<String> = contents(root)?
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(k, _)| String::from_utf8_lossy(&k).into_owned())
+        .collect();
+    if !twice.is_empty() {
+        return Err(format!("duplicated: {twice:?}"));
+    }
+    Ok(())
+}
+
 enum Point {
     Hit,
     End,
@@ -265,6 +296,17 @@ fn point(sc: &Scenario, syscall: &str, inject: Inject, n: usize) -> Result<Point
             }
             _ => return Err(format!("unexpected outcome: {out}{}", at())),
         }
+    }
+    if n % 2 == 1 {
+        // `recover` alone finishes or undoes the interrupted steps, duplicating nothing.
+        let mut cmd = std::process::Command::new(bin());
+        cmd.args(["atomic", "recover"]);
+        configure(&mut cmd, &root, Threads::Default);
+        let rec = exec(cmd, None);
+        if rec.code() != Some(0) {
+            return Err(format!("`recover` after the kill failed: {rec}{}", at()));
+        }
+        check_recovered(&root).map_err(|e| format!("after `recover`: {e}{}", at()))?;
     }
     let again = run_rotate(&root);
     if again.code() != Some(0) {

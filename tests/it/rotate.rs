@@ -104,3 +104,17 @@ fn a_bad_size_in_the_config_is_located() {
     assert!(r.stderr.contains("atomic.toml:4:12"), "{}", r.stderr);
     assert!(!ws.path(".atomic").exists());
 }
+
+#[test]
+fn human_output_of_a_dry_run() {
+    let ws = ws();
+    ws.run(&["rotate"]).ok();
+    ws.put("target/reports/a.json", "{\"run\": 2}\n");
+    ws.put("target/app.log", "two\n");
+    let r = ws.run(&["rotate", "--dry-run"]).ok();
+    snapshots(|| {
+        insta::with_settings!({filters => vec![(r"\d{8}T\d{6}Z-\d{3}", "[stamp]")]}, {
+            insta::assert_snapshot!("rotate-dry-run-human", r.stderr);
+        })
+    });
+}

@@ -132,6 +132,15 @@ pub(crate) fn rotate_at(
     Ok(outcome)
 }
 
+/// Finishes or undoes the rotation steps a crash interrupted (what `rotate` does first), for
+/// `recover`; the number of steps. Needs the exclusive lock.
+pub(crate) fn recover_rotations(store: &Store, sink: &mut dyn Sink) -> Result<usize, Error> {
+    let mut records = store.rotations()?;
+    let n = records.pending.len();
+    exec::recover(store, &mut records, false, sink)?;
+    Ok(n)
+}
+
 /// The entries named (all when none are), read into policies.
 fn select(ws: &Workspace, config: &Path, names: &[String]) -> Result<Vec<Policy>, Error> {
     let config_path = || config.to_owned();
