@@ -187,6 +187,8 @@ pub(crate) fn plan(view: &View<'_>) -> Result<Vec<Action>, InTheWay> {
                 to: to.clone(),
                 size: live.size,
             });
+            // Stands for the copy this run makes, for retention and compression below (its
+            // digest is known only once it is renamed, and nothing here reads it).
             copies.push(RotatedFile {
                 entry: policy.name.clone(),
                 live: live.path.clone(),
