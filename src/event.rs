@@ -101,6 +101,55 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         unfinished: Option<String>,
     },
+    /// A live artifact was renamed aside by `rotate` (with `dry_run`: would be).
+    Rotated {
+        /// The `[[rotate]]` entry.
+        name: String,
+        /// The live file, relative to the workspace root.
+        path: PathBuf,
+        /// Its rotated name.
+        to: PathBuf,
+        /// Its size.
+        bytes: u64,
+        /// Only planned (`--dry-run`): nothing was changed.
+        dry_run: bool,
+    },
+    /// A rotated copy moved up one number (numbered naming).
+    RotationShifted {
+        /// Its old name.
+        from: PathBuf,
+        /// Its new name.
+        to: PathBuf,
+        /// Only planned.
+        dry_run: bool,
+    },
+    /// A rotated copy was replaced by its gzip, written atomically.
+    RotationCompressed {
+        /// The uncompressed copy (now gone).
+        path: PathBuf,
+        /// The `.gz`.
+        to: PathBuf,
+        /// The compressed size, once known.
+        bytes: Option<u64>,
+        /// Only planned.
+        dry_run: bool,
+    },
+    /// Retention removed a rotated copy.
+    RotationPruned {
+        /// The copy.
+        path: PathBuf,
+        /// The rule that drops it (`beyond keep-last 5 and older than keep-within 14d`).
+        rule: String,
+        /// Only planned.
+        dry_run: bool,
+    },
+    /// A rotated copy the records name is gone (removed by someone else); its record is dropped.
+    RotationVanished {
+        /// The copy.
+        path: PathBuf,
+        /// Only planned.
+        dry_run: bool,
+    },
 }
 
 /// One backup and what retention decides for it.

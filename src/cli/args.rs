@@ -213,6 +213,24 @@ Examples:
         #[arg(long)]
         rollback: bool,
     },
+    /// Rotate artifacts per [[rotate]]: rename aside, compress, prune old copies
+    #[command(after_help = "\
+A live file matched by an entry's `files` glob is renamed aside (never copied or truncated):
+`naming = \"timestamp\"` gives FILE.20261126T001500Z-001, `\"numbered\"` FILE.1 (older copies move
+up). Without max-size or max-age every run rotates. Only copies cargo atomic created (its records
+in the state directory) are ever compressed or pruned; other files are never touched.
+
+Examples:
+  cargo atomic rotate
+  cargo atomic rotate reports --dry-run
+  cargo atomic rotate --message-format json")]
+    Rotate {
+        /// The [[rotate]] entries to run, by name; default: all
+        names: Vec<String>,
+        /// Show each action (and the rule that prunes) and change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// List and restore the backups of replaced and deleted files
     #[command(subcommand)]
     Backups(BackupsCommand),

@@ -14,7 +14,7 @@ use cargo_atomic::doc::Format;
 use cargo_atomic::doc::merge::ArrayStrategy;
 use cargo_atomic::exit;
 use cargo_atomic::ops::{
-    self, ApplyRequest, CheckRequest, Error, ExplainRequest, MergeRequest, Outcome,
+    self, ApplyRequest, CheckRequest, Error, ExplainRequest, MergeRequest, Outcome, RotateRequest,
     ValidateRequest, Workspace, WriteRequest,
 };
 
@@ -228,6 +228,15 @@ fn dispatch(cli: &Cli, command_line: String, p: &mut Printer) -> Result<i32, Err
                 p.err("     Nothing to recover: no interrupted transaction\n");
             }
             finish(p, None, outcome)
+        }
+        Command::Rotate { names, dry_run } => {
+            let req = RotateRequest {
+                names: names.clone(),
+                dry_run: *dry_run,
+                command: command_line,
+            };
+            let outcome = ops::rotate(&ws, &req, p)?;
+            finish(p, Some("rotation"), outcome)
         }
         Command::Backups(BackupsCommand::List { path }) => {
             let path = path.as_ref().map(|f| ws.relative(&cwd, f)).transpose()?;

@@ -543,6 +543,47 @@ impl Sink for Printer {
                     self.err(&line);
                 }
             }
+            Event::Rotated {
+                path, to, dry_run, ..
+            } => {
+                let verb = if dry_run { "Would rotate" } else { "Rotated" };
+                self.status(verb, &format!("{} -> {}", path.display(), to.display()));
+            }
+            Event::RotationShifted { from, to, dry_run } => {
+                let verb = if dry_run { "Would shift" } else { "Shifted" };
+                self.status(verb, &format!("{} -> {}", from.display(), to.display()));
+            }
+            Event::RotationCompressed {
+                path,
+                to,
+                bytes,
+                dry_run,
+            } => {
+                let verb = if dry_run { "Would gzip" } else { "Compressed" };
+                let size = bytes.map(|b| format!(" ({b} bytes)")).unwrap_or_default();
+                self.status(
+                    verb,
+                    &format!("{} -> {}{size}", path.display(), to.display()),
+                );
+            }
+            Event::RotationPruned {
+                path,
+                rule,
+                dry_run,
+            } => {
+                let verb = if dry_run { "Would prune" } else { "Pruned" };
+                self.status(verb, &format!("{} ({rule})", path.display()));
+            }
+            Event::RotationVanished { path, dry_run } => {
+                let verb = if dry_run { "Would forget" } else { "Forgot" };
+                self.status(
+                    verb,
+                    &format!(
+                        "{} (a rotated copy removed by someone else)",
+                        path.display()
+                    ),
+                );
+            }
             Event::Diagnostic(_) => unreachable!("handled above"),
         }
     }

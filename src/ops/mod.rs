@@ -16,6 +16,7 @@ mod prune;
 mod recover;
 mod render;
 mod retention;
+mod rotate;
 mod schemas;
 mod validate;
 mod verify;
@@ -36,11 +37,12 @@ pub use merge::{MergeRequest, merge};
 pub use prune::{PruneRequest, prune};
 pub use recover::recover;
 pub use retention::{BackupsConfig, ByteSize, HumanDuration, parse_duration, parse_size};
+pub use rotate::{RotateRequest, rotate};
 pub use validate::{ValidateRequest, validate};
 pub use verify::verify;
 pub use workspace::{
-    ArraysName, ByKey, Config, MergeEntry, PathStrategy, SchemasConfig, Settings, ValidateEntry,
-    Workspace, config_schema,
+    ArraysName, ByKey, Compress, Config, MergeEntry, Naming, PathStrategy, RotateEntry,
+    SchemasConfig, Settings, ValidateEntry, Workspace, config_schema,
 };
 pub use write::{WriteRequest, write};
 

@@ -13,7 +13,9 @@ pub fn recover(ws: &Workspace, rollback: bool, sink: &mut dyn Sink) -> Result<Ou
     } else {
         RecoverMode::RollForward
     };
-    let n = store.recover(mode, sink)?;
+    let mut n = store.recover(mode, sink)?;
+    // Interrupted rotation steps are finished or undone the one way they can be.
+    n += super::rotate::recover_rotations(&store, sink)?;
     Ok(Outcome {
         files: n,
         ..Outcome::default()

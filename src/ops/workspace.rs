@@ -140,6 +140,67 @@ impl MergeEntry {
     }
 }
 
+/// One `[[rotate]]` entry: live artifacts that `rotate` renames aside, and which rotated copies
+/// it keeps. Without `max-size` or `max-age`, every run rotates every live file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RotateEntry {
+    /// Names the entry, for `rotate NAMES...`.
+    #[schemars(length(min = 1))]
+    pub name: String,
+    /// A glob of the live artifacts, relative to the workspace root. `.gitignore` is not
+    /// consulted (artifacts usually live in ignored directories).
+    #[schemars(length(min = 1))]
+    pub files: String,
+    /// Keep this many rotated copies of each live file, the newest.
+    #[schemars(range(min = 1))]
+    pub keep_last: Option<u32>,
+    /// Keep the rotated copies younger than this (`14d`, `12h`, `1w 2d`).
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub keep_within: Option<String>,
+    /// Rotate a live file only once it is at least this big (`10MiB`, `500kB`, `4096`).
+    #[schemars(regex(pattern = SIZE_PATTERN))]
+    pub max_size: Option<String>,
+    /// Rotate a live file only once its last rotation (or, never rotated, the file itself) is
+    /// at least this old (`1d`, `12h`).
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub max_age: Option<String>,
+    /// How rotated copies are named.
+    #[serde(default)]
+    pub naming: Naming,
+    /// Whether rotated copies are compressed.
+    #[serde(default)]
+    pub compress: Compress,
+}
+
+/// A duration as `humantime` reads it: numbers with units, `14d`, `1h 30m`.
+pub(crate) const DURATION_PATTERN: &str = r"^\s*([0-9]+\s*[a-zA-Z]+\s*)+$";
+/// A size in bytes, with an optional decimal or binary unit.
+pub(crate) const SIZE_PATTERN: &str = r"^\s*[0-9]+\s*(B|[kKMGT]B|[KMGT]iB|[kKMGT])?\s*$";
+
+/// `[[rotate]] naming`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Naming {
+    /// `FILE.20261126T001500Z-001`: a sortable UTC stamp and a sequence number; one rename per
+    /// rotation.
+    #[default]
+    Timestamp,
+    /// `FILE.1`, `FILE.2`, ...: the newest is `.1`, older copies move up (logrotate's style).
+    Numbered,
+}
+
+/// `[[rotate]] compress`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Compress {
+    /// Keep rotated copies as they are.
+    #[default]
+    None,
+    /// gzip them (`.gz`), written atomically.
+    Gzip,
+}
+
 /// The `[schemas]` table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
@@ -160,9 +221,8 @@ pub struct Config {
     pub validate: Vec<ValidateEntry>,
     /// `[[merge]]`: outputs rendered from layered sources.
     pub merge: Vec<MergeEntry>,
-    /// `[[rotate]]`.
-    #[schemars(with = "Vec<serde_json::Map<String, serde_json::Value>>")]
-    pub rotate: Vec<toml::Table>,
+    /// `[[rotate]]`: which artifacts to rotate, how, and how many to keep.
+    pub rotate: Vec<RotateEntry>,
     /// `[backups]`: how long backups are kept (`backups prune`).
     pub backups: BackupsConfig,
     /// `[audit]`.

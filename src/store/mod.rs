@@ -6,7 +6,8 @@
 //! after recovery of any interrupted transaction.
 //!
 //! On disk (`<root>/<state-dir>`, created 0700): `lock`, `journal/`, `objects/<sha256>`,
-//! `backups.jsonl`, `manifest.json`, and `prune-pending.json` while a prune removes objects.
+//! `backups.jsonl`, `manifest.json`, `rotations.json`, and `prune-pending.json` while a prune
+//! removes objects.
 
 mod atomic;
 mod error;
@@ -17,6 +18,7 @@ mod manifest;
 mod objects;
 mod prune;
 pub mod retention;
+mod rotation;
 mod sys;
 #[cfg(test)]
 mod tests;
@@ -34,11 +36,14 @@ pub use lock::{LockMode, StoreLock};
 pub use manifest::{FileState, Inputs, Manifest};
 pub use objects::BackupRecord;
 pub use prune::Removal;
+pub use rotation::{ArtifactDir, RotatedFile, Rotations, Step as RotationStep, temp_name};
 pub use txn::{Committed, FileChange, Transaction};
 
 use crate::event::{Event, RecoveryAction, Sink};
 use error::IoContext;
 use journal::Stage;
+
+const ROTATIONS: &str = "rotations.json";
 
 /// How a store is opened.
 #[derive(Debug, Clone)]
@@ -247,6 +252,38 @@ impl Store {
     /// The digest and size of a file under the root, streaming; `None` if it does not exist.
     pub fn hash(&self, path: &Path) -> Result<Option<FileState>> {
         txn::hash_file_opt(&self.root.join(path))
+    }
+
+    /// The record of rotated artifacts (empty if nothing was ever rotated). Under the exclusive
+    /// lock, a staged copy of the record that a crash left is removed first.
+    pub fn rotations(&self) -> Result<Rotations> {
+        if self.lock.mode() == LockMode::Exclusive {
+            rotation::clean(&self.state, ROTATIONS)?;
+        }
+        rotation::load(&self.state.join(ROTATIONS))
+    }
+
+    /// Replaces the record of rotated artifacts atomically. Needs the exclusive lock.
+    pub fn save_rotations(&self, r: &Rotations) -> Result<()> {
+        assert_eq!(
+            self.lock.mode(),
+            LockMode::Exclusive,
+            "writing needs the exclusive lock"
+        );
+        rotation::save(&self.state, ROTATIONS, r, self.durability.syncs())
+    }
+
+    /// Opens a directory of artifacts, `rel` to the root, which must resolve inside the root.
+    pub fn artifact_dir(&self, rel: &Path) -> Result<ArtifactDir> {
+        let abs = self.root.join(rel);
+        let real = fs::canonicalize(&abs).ctx("resolve", &abs)?;
+        if !real.starts_with(&self.root) {
+            return Err(StoreError::OutsideRoot {
+                path: rel.to_owned(),
+                root: self.root.clone(),
+            });
+        }
+        ArtifactDir::open_abs(rel.to_owned(), real, self.durability.syncs())
     }
 
     fn journal_dir(&self) -> PathBuf {

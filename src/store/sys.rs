@@ -68,6 +68,42 @@ pub(crate) fn rename_at(dir: impl AsFd, from: &OsStr, to: &OsStr) -> io::Result<
     Ok(rfs::renameat(dir, from, dir, to)?)
 }
 
+/// Renames `from` to `to` in `dir` only if `to` does not exist (`renameat2(RENAME_NOREPLACE)`),
+/// so a rename never replaces a file somebody else put there. Where the filesystem lacks the
+/// flag (EINVAL), the name is checked first and a plain rename follows: callers hold the
+/// store's lock, so only a process that ignores it could slip in between.
+pub(crate) fn rename_noreplace(dir: impl AsFd, from: &OsStr, to: &OsStr) -> io::Result<()> {
+    let dir = dir.as_fd();
+    match rfs::renameat_with(dir, from, dir, to, rfs::RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
+            if exists_at(dir, to)? {
+                return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+            }
+            Ok(rfs::renameat(dir, from, dir, to)?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether `name` exists in `dir` (a symlink counts, dangling or not).
+pub(crate) fn exists_at(dir: impl AsFd, name: &OsStr) -> io::Result<bool> {
+    match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(_) => Ok(true),
+        Err(rustix::io::Errno::NOENT) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The metadata of `name` in `dir`, not following a final symlink; `None` if it does not exist.
+pub(crate) fn stat_at(dir: impl AsFd, name: &OsStr) -> io::Result<Option<Meta>> {
+    match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok(Some(meta_of(&st))),
+        Err(rustix::io::Errno::NOENT) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub(crate) fn unlink_at(dir: impl AsFd, name: &OsStr) -> io::Result<()> {
     Ok(rfs::unlinkat(dir, name, AtFlags::empty())?)
 }

@@ -54,7 +54,7 @@ use crate::support::bin;
 
 /// System calls that change the file system (or take the lock): swept for crashes and for every
 /// error. Whichever of these a run makes is swept; the names cover x86_64 and aarch64.
-const MUTATING: &[&str] = &[
+pub(crate) const MUTATING: &[&str] = &[
     "open",
     "openat",
     "openat2",
@@ -98,7 +98,7 @@ const MUTATING: &[&str] = &[
 ];
 
 /// System calls that only look: swept for crashes, and with EIO.
-const READING: &[&str] = &[
+pub(crate) const READING: &[&str] = &[
     "read",
     "pread64",
     "readv",
@@ -123,7 +123,7 @@ const READING: &[&str] = &[
 const ERRORS: &[&str] = &["EIO", "ENOSPC", "EACCES", "EDQUOT"];
 
 /// No sweep of one call should get near this; reaching it means the run never completes.
-const MAX_N: usize = 5000;
+pub(crate) const MAX_N: usize = 5000;
 
 /// The exit code of a command that could not run and changed nothing.
 const FAILURE: i32 = cargo_atomic::exit::FAILURE;
@@ -276,7 +276,7 @@ fn recovery_scenarios(ctx: &Ctx) -> Vec<Scenario> {
 
 /// Whether the store may use worker threads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Threads {
+pub(crate) enum Threads {
     /// `CARGO_ATOMIC_THREADS=1`: every call on one thread, so every call can be reached.
     One,
     /// As shipped.
@@ -683,7 +683,7 @@ fn recovery_scenario(
 // Sweeping
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Inject {
+pub(crate) enum Inject {
     Kill,
     Error(&'static str),
 }
@@ -1029,20 +1029,30 @@ fn recover_with(root: &Path, command: &str) -> Outcome {
 fn discover(sc: &Scenario, set: &[&str]) -> Vec<(String, usize)> {
     let run = RunDir::new(sc);
     let summary = run.dir.path().join("summary");
+    let args = sc.args(&run.root);
+    let program = (sc.program.as_path(), args.as_slice(), sc.stdin.as_deref());
+    syscall_counts(&sc.name, program, &run.root, sc.threads, &summary, set)
+}
+
+/// The syscalls of `set` that `program` (with its arguments and standard input) makes in an
+/// uninterrupted run in `root`, with their counts, from `strace -f -c` written to `summary`.
+pub(crate) fn syscall_counts(
+    name: &str,
+    (program, args, stdin): (&Path, &[String], Option<&[u8]>),
+    root: &Path,
+    threads: Threads,
+    summary: &Path,
+    set: &[&str],
+) -> Vec<(String, usize)> {
     let mut cmd = Command::new("strace");
     cmd.args(["-f", "-qq", "-c", "-o"])
-        .arg(&summary)
-        .arg(&sc.program)
-        .args(sc.args(&run.root));
-    configure(&mut cmd, &run.root, sc.threads);
-    let out = exec(cmd, sc.stdin.as_deref());
-    assert_eq!(
-        out.code(),
-        Some(0),
-        "{}: strace -c run failed: {out}",
-        sc.name
-    );
-    let text = fs::read_to_string(&summary).expect("the strace -c summary");
+        .arg(summary)
+        .arg(program)
+        .args(args);
+    configure(&mut cmd, root, threads);
+    let out = exec(cmd, stdin);
+    assert_eq!(out.code(), Some(0), "{name}: strace -c run failed: {out}");
+    let text = fs::read_to_string(summary).expect("the strace -c summary");
     let mut found = Vec::new();
     for line in text.lines() {
         let cols: Vec<&str> = line.split_whitespace().collect();
@@ -1058,8 +1068,7 @@ fn discover(sc: &Scenario, set: &[&str]) -> Vec<(String, usize)> {
     let names: BTreeSet<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
     assert!(
         names.iter().any(|n| n.starts_with("open")),
-        "{}: strace -c found no open calls; its summary:\n{text}",
-        sc.name
+        "{name}: strace -c found no open calls; its summary:\n{text}"
     );
     found
 }
@@ -1220,7 +1229,7 @@ fn describe(sc: &Scenario, tree: &Tree) -> String {
     lines.join("\n")
 }
 
-fn find_temps(dir: &Path, out: &mut Vec<PathBuf>) {
+pub(crate) fn find_temps(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(rd) = fs::read_dir(dir) else { return };
     for e in rd.flatten() {
         let p = e.path();
@@ -1282,15 +1291,15 @@ fn manifest(root: &Path) -> Result<BTreeMap<String, FileState>, String> {
 // Running things
 
 /// What every sweep test needs: strace, the example, the settings.
-struct Ctx {
+pub(crate) struct Ctx {
     txn: PathBuf,
-    jobs: usize,
-    full: bool,
+    pub(crate) jobs: usize,
+    pub(crate) full: bool,
 }
 
 impl Ctx {
     /// `None` (after saying why) when strace cannot run here and this is not CI.
-    fn new() -> Option<Ctx> {
+    pub(crate) fn new() -> Option<Ctx> {
         if let Err(reason) = strace_works() {
             if std::env::var_os("CI").is_some() {
                 panic!("{reason}: the crash and error sweeps need it in CI");
@@ -1394,7 +1403,7 @@ impl RunDir {
 }
 
 /// Copies a directory tree with its permission bits.
-fn copy_tree(from: &Path, to: &Path) {
+pub(crate) fn copy_tree(from: &Path, to: &Path) {
     fs::create_dir(to).unwrap();
     for e in fs::read_dir(from).unwrap() {
         let e = e.unwrap();
@@ -1409,7 +1418,7 @@ fn copy_tree(from: &Path, to: &Path) {
     fs::set_permissions(to, mode).unwrap();
 }
 
-fn put(root: &Path, rel: &str, bytes: &[u8]) {
+pub(crate) fn put(root: &Path, rel: &str, bytes: &[u8]) {
     let p = root.join(rel);
     fs::create_dir_all(p.parent().unwrap()).unwrap();
     fs::write(p, bytes).unwrap();
@@ -1417,7 +1426,13 @@ fn put(root: &Path, rel: &str, bytes: &[u8]) {
 
 /// `strace` that injects `inject` into call `n` of `syscall`, tracing only that call (to
 /// `trace`, so the program's own stderr stays clean). The program's arguments follow.
-fn strace_inject(program: &Path, syscall: &str, inject: Inject, n: usize, trace: &Path) -> Command {
+pub(crate) fn strace_inject(
+    program: &Path,
+    syscall: &str,
+    inject: Inject,
+    n: usize,
+    trace: &Path,
+) -> Command {
     let action = match inject {
         Inject::Kill => "signal=SIGKILL".to_owned(),
         Inject::Error(e) => format!("error={e}"),
@@ -1438,7 +1453,7 @@ fn strace_inject(program: &Path, syscall: &str, inject: Inject, n: usize, trace:
 /// with the uninterrupted run's), and no `LD_LIBRARY_PATH`: the one `cargo test` sets sends the
 /// dynamic loader through dozens of toolchain directories, calls that would only slow the sweep
 /// (the binaries need nothing but the system's libraries).
-fn configure(cmd: &mut Command, root: &Path, threads: Threads) {
+pub(crate) fn configure(cmd: &mut Command, root: &Path, threads: Threads) {
     cmd.current_dir(root)
         .env_remove("CARGO_TERM_COLOR")
         .env_remove("NO_COLOR")
@@ -1457,19 +1472,19 @@ fn configure(cmd: &mut Command, root: &Path, threads: Threads) {
 }
 
 /// How a run ended.
-struct Outcome {
+pub(crate) struct Outcome {
     status: ExitStatus,
     stdout: String,
-    stderr: String,
+    pub(crate) stderr: String,
 }
 
 impl Outcome {
-    fn code(&self) -> Option<i32> {
+    pub(crate) fn code(&self) -> Option<i32> {
         self.status.code()
     }
 
     /// strace ends itself with the signal that ended the traced program.
-    fn killed(&self) -> bool {
+    pub(crate) fn killed(&self) -> bool {
         self.status.signal() == Some(9) || self.code() == Some(128 + 9)
     }
 }
@@ -1486,7 +1501,7 @@ impl fmt::Display for Outcome {
     }
 }
 
-fn exec(mut cmd: Command, stdin: Option<&[u8]>) -> Outcome {
+pub(crate) fn exec(mut cmd: Command, stdin: Option<&[u8]>) -> Outcome {
     cmd.stdin(if stdin.is_some() {
         Stdio::piped()
     } else {

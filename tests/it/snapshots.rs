@@ -9,6 +9,7 @@ const COMMANDS: &[&[&str]] = &[
     &["write"],
     &["verify"],
     &["recover"],
+    &["rotate"],
     &["backups"],
     &["backups", "list"],
     &["backups", "restore"],
