@@ -55,7 +55,17 @@ fn act(node: Node<'_>, plan: &Plan) -> Result<(), EditError> {
     let key = plan.last.as_str();
     match node {
         Node::Table(t) | Node::Item(Item::Table(t)) => table(t, key, plan),
-        Node::Item(Item::ArrayOfTables(a)) => tables(a, key, plan),
+        Node::Item(item @ Item::ArrayOfTables(_)) => {
+            let Item::ArrayOfTables(a) = item else {
+                unreachable!("matched above")
+            };
+            tables(a, key, plan)?;
+            if a.is_empty() {
+                // No `[[header]]` is left to say the array is there: write `key = []`.
+                *item = Item::Value(Value::Array(Array::new()));
+            }
+            Ok(())
+        }
         Node::Item(Item::Value(v)) | Node::Value(v) => match v {
             Value::InlineTable(t) => inline(t, key, plan),
             Value::Array(a) => array(a, key, plan),
@@ -69,13 +79,25 @@ fn table(t: &mut Table, key: &str, plan: &Plan) -> Result<(), EditError> {
     match &plan.action {
         Action::Replace(v) => {
             let item = t.get_mut(key).ok_or_else(|| missing(plan))?;
-            *item = replacement(item, v, plan)?;
+            if item.is_value() || (item.is_table() && v.is_object()) {
+                *item = replacement(item, v, plan)?;
+            } else {
+                // A `[table]` or `[[array]]` that becomes a value: a `key = value` line,
+                // not the header's decoration around a value.
+                t.remove(key);
+                t.insert(key, Item::Value(to_toml(v, plan)?));
+            }
         }
         Action::Insert(v) => {
             t.insert(key, Item::Value(to_toml(v, plan)?));
         }
         Action::Remove => {
             t.remove(key);
+            if t.is_empty() {
+                // An empty table still has to be written, as a `[header]` of its own.
+                t.set_implicit(false);
+                t.set_dotted(false);
+            }
         }
     }
     Ok(())
@@ -113,7 +135,16 @@ fn array(a: &mut Array, key: &str, plan: &Plan) -> Result<(), EditError> {
         }
         Action::Insert(v) => a.push(to_toml(v, plan)?),
         Action::Remove => {
-            a.remove(i);
+            let removed = a.remove(i);
+            // In a multi-line array, the removed element's prefix holds the end of the line
+            // before it (`[ # comment`); the next element keeps that, and its own lines.
+            if let Some(next) = a.get_mut(i) {
+                let (before, after) = (prefix(&removed), prefix(next));
+                let head = before.find('\n').map_or(before.as_str(), |n| &before[..=n]);
+                let tail = after.find('\n').map_or("", |n| &after[n + 1..]);
+                let joined = format!("{head}{tail}");
+                next.decor_mut().set_prefix(joined);
+            }
         }
     }
     Ok(())
@@ -163,6 +194,14 @@ fn replacement(old: &Item, v: &Json, plan: &Plan) -> Result<Item, EditError> {
         }
         _ => Item::Value(to_toml(v, plan)?),
     })
+}
+
+fn prefix(v: &Value) -> String {
+    v.decor()
+        .prefix()
+        .and_then(|p| p.as_str())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn keep_decor(old: &Value, mut new: Value) -> Value {

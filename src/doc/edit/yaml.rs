@@ -24,14 +24,14 @@ pub(super) fn apply(text: &str, old: &Value, plan: &Plan) -> Result<String, Edit
         .unwrap_or_default();
     let offsets = Offsets::new(text);
     let parent_ptr = plan.parent_pointer();
-    let (parent, _) = located(&index, &offsets, &parent_ptr)?;
+    let (parent, parent_key) = located(&index, &offsets, &parent_ptr)?;
     let kids = children(
         &index,
         &offsets,
         &parent_ptr,
         parent_value(old, &parent_ptr),
     )?;
-    let flow = text[parent.start..].starts_with(['{', '[']);
+    let flow = is_flow(text, parent.start, kids.first());
     let w = indent_unit(text).len().max(1);
     let target = match plan.action {
         Action::Insert(_) => None,
@@ -51,7 +51,16 @@ pub(super) fn apply(text: &str, old: &Value, plan: &Plan) -> Result<String, Edit
     let pointer = plan.pointer();
     let last_key = &plan.last;
     match (&plan.action, target) {
-        (Action::Replace(v), Some((at, key))) => Ok(replace(text, old, &pointer, at, key, v, w)),
+        (Action::Replace(v), Some((at, key))) => {
+            let old_block = match old.pointer(&pointer) {
+                Some(x @ (Value::Object(_) | Value::Array(_))) => {
+                    let first = children(&index, &offsets, &pointer, x)?;
+                    !first.is_empty() && !is_flow(text, at.start, first.first())
+                }
+                _ => false,
+            };
+            Ok(replace(text, old_block, at, key, v, w))
+        }
         (Action::Insert(v), _) => {
             let Some(last) = kids.last() else {
                 let with = if plan.in_array {
@@ -92,12 +101,25 @@ pub(super) fn apply(text: &str, old: &Value, plan: &Plan) -> Result<String, Edit
                 .ok_or_else(|| {
                     EditError::Unsupported(format!("`{pointer}` was not found among its siblings"))
                 })?;
+            let empty = if plan.in_array {
+                Value::Array(Vec::new())
+            } else {
+                Value::Object(serde_json::Map::new())
+            };
+            if kids.len() == 1 && flow {
+                return Ok(splice(text, parent, &inline(&empty)));
+            }
             if kids.len() == 1 {
-                return Ok(splice(
-                    text,
-                    parent,
-                    if plan.in_array { "[]" } else { "{}" },
-                ));
+                // A block collection cannot be empty: it becomes `[]` or `{}` after its key.
+                let Some(key) = parent_key else {
+                    let from = if plan.in_array && !text[parent.start..].starts_with('-') {
+                        dash_before(text, parent.start)?
+                    } else {
+                        parent.start
+                    };
+                    return Ok(splice(text, from..parent.end, &inline(&empty)));
+                };
+                return Ok(replace(text, true, parent, Some(key), &empty, w));
             }
             if flow {
                 let range = if i + 1 < kids.len() {
@@ -135,18 +157,15 @@ pub(super) fn apply(text: &str, old: &Value, plan: &Plan) -> Result<String, Edit
     }
 }
 
-/// Replaces the value at `at` (with its key at `key`).
+/// Replaces the value at `at` (with its key at `key`); `old_block`: it is a block collection.
 fn replace(
     text: &str,
-    old: &Value,
-    pointer: &str,
+    old_block: bool,
     at: Range<usize>,
     key: Option<Range<usize>>,
     v: &Value,
     w: usize,
 ) -> String {
-    let is_block = |x: &Value| is_big(x) && !text[at.start..].starts_with(['{', '[']);
-    let old_block = old.pointer(pointer).is_some_and(is_block);
     let big = is_big(v);
     let Some(key) = key else {
         // A sequence item (or the root): the first line follows the `- `.
@@ -194,6 +213,12 @@ fn check_anchors(text: &str, pointer: &str, range: &Range<usize>) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// A collection that starts at `start` is in flow style: at a bracket, before its first entry.
+/// (A block collection starts at its first entry, or at the `-` of its first item.)
+fn is_flow(text: &str, start: usize, first: Option<&Child>) -> bool {
+    text[start..].starts_with(['{', '[']) && first.is_none_or(|c| c.start() != start)
 }
 
 fn has_merge_key(text: &str, kids: &[Child]) -> bool {
