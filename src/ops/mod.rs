@@ -5,6 +5,7 @@
 //! failures are [`Error`]s, and every failure leaves the disk as it was.
 
 mod backups;
+mod edit;
 mod merge;
 mod recover;
 mod schemas;
@@ -17,6 +18,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use backups::{list_backups, restore};
+pub use edit::{SetRequest, UnsetRequest, set, unset};
 pub use merge::{MergeRequest, merge};
 pub use recover::recover;
 pub use validate::{ValidateRequest, validate};
@@ -63,6 +65,15 @@ pub enum Error {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// `set` or `unset` cannot make the edit (a missing key, a YAML alias, a TOML null...).
+    #[error("cannot edit `{}`", path.display())]
+    Edit {
+        /// The file, relative to the workspace root.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<crate::doc::edit::EditError>,
+    },
 }
 
 impl Error {
@@ -82,7 +93,8 @@ impl Error {
             | Error::Config { .. }
             | Error::ConfigFindings { .. }
             | Error::Io { .. }
-            | Error::Store(_) => exit::FAILURE,
+            | Error::Store(_)
+            | Error::Edit { .. } => exit::FAILURE,
         }
     }
 }

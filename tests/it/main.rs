@@ -7,6 +7,7 @@ mod corpus_toml;
 mod corpus_yaml;
 mod crash;
 mod doc_index;
+mod edit;
 mod edit_laws;
 mod merge;
 mod merge_laws;

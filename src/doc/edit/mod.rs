@@ -28,7 +28,7 @@ use super::{Format, Limits, Problem};
 pub enum EditError {
     /// The text does not parse (reported as a finding by the caller).
     #[error("the file does not parse: {}", .0.message)]
-    Parse(Problem),
+    Parse(Box<Problem>),
     /// `unset` of a value that is not there, or a path through a missing array element.
     #[error("`{pointer}` is not in the document")]
     NotFound {
@@ -116,8 +116,8 @@ fn edit(
     path: &KeyPath,
     value: Option<&Value>,
 ) -> Result<String, EditError> {
-    let docs =
-        super::parse(format, text.as_bytes(), &Limits::default()).map_err(EditError::Parse)?;
+    let docs = super::parse(format, text.as_bytes(), &Limits::default())
+        .map_err(|p| EditError::Parse(Box::new(p)))?;
     let old = match docs.as_slice() {
         [one] => one,
         [] => {
