@@ -13,6 +13,7 @@ pub(super) fn apply(text: &str, old: &Value, plan: &Plan) -> Result<String, Edit
     let (parent, _) = located(&index, &offsets, &parent_ptr)?;
     let pretty = text[parent.clone()].contains('\n') || text.trim().contains('\n');
     let unit = indent_unit(text);
+    let spaced = text.contains("\": ");
     match &plan.action {
         Action::Replace(v) => {
             let (at, _) = located(&index, &offsets, &plan.pointer())?;
@@ -20,7 +21,7 @@ pub(super) fn apply(text: &str, old: &Value, plan: &Plan) -> Result<String, Edit
             Ok(splice(
                 text,
                 at,
-                &render(v, pretty.then_some((base, &unit))),
+                &render(v, pretty.then_some((base, &unit)), spaced),
             ))
         }
         Action::Insert(v) => {
@@ -31,7 +32,7 @@ pub(super) fn apply(text: &str, old: &Value, plan: &Plan) -> Result<String, Edit
                 parent_value(old, &parent_ptr),
             )?;
             let member = |colon: &str, base: &str| {
-                let value = render(v, pretty.then_some((base, &unit)));
+                let value = render(v, pretty.then_some((base, &unit)), spaced);
                 if plan.in_array {
                     value
                 } else {
@@ -50,7 +51,7 @@ pub(super) fn apply(text: &str, old: &Value, plan: &Plan) -> Result<String, Edit
                     let inner = format!("{base}{unit}");
                     format!("{open}\n{inner}{}\n{base}{close}", member(": ", &inner))
                 } else {
-                    let colon = if text.contains("\": ") { ": " } else { ":" };
+                    let colon = if spaced { ": " } else { ":" };
                     format!("{open}{}{close}", member(colon, ""))
                 };
                 return Ok(splice(text, parent, &with));
@@ -100,32 +101,55 @@ pub(super) fn quote(s: &str) -> String {
     serde_json::to_string(s).expect("a string serializes")
 }
 
-/// `v` as JSON: compact without `indent`; with it (the base indentation of the line and one
-/// step), objects and arrays of containers on several lines, arrays of scalars on one.
-fn render(v: &Value, indent: Option<(&str, &str)>) -> String {
-    let Some((base, unit)) = indent else {
+/// `v` as JSON: on one line without `indent` (spaced like the file); with it (the base
+/// indentation of the line and one step), objects and arrays of containers on several lines,
+/// arrays of scalars on one.
+fn render(v: &Value, indent: Option<(&str, &str)>, spaced: bool) -> String {
+    match indent {
+        Some((base, unit)) => render_indented(v, base, unit),
+        None => compact(v, spaced),
+    }
+}
+
+/// `v` on one line, with a space after each `:` and `,` when `spaced` (as in `{"a": 1}`).
+fn compact(v: &Value, spaced: bool) -> String {
+    if !spaced {
         return v.to_string();
-    };
+    }
+    match v {
+        Value::Object(m) => {
+            let members: Vec<String> = m
+                .iter()
+                .map(|(k, x)| format!("{}: {}", quote(k), compact(x, true)))
+                .collect();
+            format!("{{{}}}", members.join(", "))
+        }
+        Value::Array(a) => {
+            let items: Vec<String> = a.iter().map(|x| compact(x, true)).collect();
+            format!("[{}]", items.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
+fn render_indented(v: &Value, base: &str, unit: &str) -> String {
     let inner = format!("{base}{unit}");
     match v {
         Value::Object(m) if !m.is_empty() => {
             let members: Vec<String> = m
                 .iter()
-                .map(|(k, v)| format!("{inner}{}: {}", quote(k), render(v, Some((&inner, unit)))))
+                .map(|(k, v)| format!("{inner}{}: {}", quote(k), render_indented(v, &inner, unit)))
                 .collect();
             format!("{{\n{}\n{base}}}", members.join(",\n"))
         }
         Value::Array(a) if a.iter().any(|x| x.is_object() || x.is_array()) => {
             let items: Vec<String> = a
                 .iter()
-                .map(|v| format!("{inner}{}", render(v, Some((&inner, unit)))))
+                .map(|v| format!("{inner}{}", render_indented(v, &inner, unit)))
                 .collect();
             format!("[\n{}\n{base}]", items.join(",\n"))
         }
-        Value::Array(a) => {
-            let items: Vec<String> = a.iter().map(Value::to_string).collect();
-            format!("[{}]", items.join(", "))
-        }
+        Value::Array(_) => compact(v, true),
         other => other.to_string(),
     }
 }

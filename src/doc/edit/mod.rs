@@ -137,11 +137,24 @@ fn edit(
         // Setting a value it already has: the text stays as it is, byte for byte.
         return Ok(text.to_owned());
     }
-    let new = match format {
-        Format::Json => json::apply(text, old, &plan)?,
-        Format::Yaml => yaml::apply(text, old, &plan)?,
-        Format::Toml => toml::apply(text, &plan)?,
+    // A text whose every line ends in CRLF is edited as LF and turned back, so that new lines
+    // end as the others do. (Spans are the same either way: a column never counts a `\r`.)
+    let crlf = text.contains("\r\n") && !text.replace("\r\n", "").contains(['\r', '\n']);
+    let lf;
+    let source = if crlf {
+        lf = text.replace("\r\n", "\n");
+        &lf
+    } else {
+        text
     };
+    let mut new = match format {
+        Format::Json => json::apply(source, old, &plan)?,
+        Format::Yaml => yaml::apply(source, old, &plan)?,
+        Format::Toml => toml::apply(source, &plan)?,
+    };
+    if crlf {
+        new = new.replace('\n', "\r\n");
+    }
     let inexact = || {
         EditError::Unsupported(format!(
             "`{}` cannot be {} exactly in this {} text without rewriting more of it; \
@@ -166,6 +179,8 @@ fn resolve(
     let mut expected = old.clone();
     let mut node = &mut expected;
     let full = path::pointer_of(tokens);
+    // Whether the value at `tokens[..depth]` is an element of an array.
+    let mut in_array = false;
     for (depth, token) in tokens.iter().enumerate() {
         let here = path::pointer_of(&tokens[..depth]);
         let last = depth + 1 == tokens.len();
@@ -208,6 +223,7 @@ fn resolve(
                     return Ok((plan(action), expected));
                 }
                 node = map.get_mut(token).expect("checked above");
+                in_array = false;
             }
             Value::Array(items) => {
                 let len = items.len();
@@ -251,6 +267,25 @@ fn resolve(
                     return Ok((plan, expected));
                 }
                 node = &mut items[index];
+                in_array = true;
+            }
+            // A null on the way (`server:` with nothing after it, in YAML) is replaced by the
+            // objects the path needs, as a missing key would be.
+            Value::Null if depth > 0 && value.is_some() => {
+                let nested = tokens[depth..]
+                    .iter()
+                    .rev()
+                    .fold(value.cloned().unwrap_or_default(), |v, k| {
+                        Value::Object([(k.clone(), v)].into_iter().collect())
+                    });
+                *node = nested.clone();
+                let plan = Plan {
+                    parent: tokens[..depth - 1].to_vec(),
+                    last: tokens[depth - 1].clone(),
+                    in_array,
+                    action: Action::Replace(nested),
+                };
+                return Ok((plan, expected));
             }
             scalar => {
                 return Err(EditError::NotContainer {

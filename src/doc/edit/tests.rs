@@ -373,3 +373,62 @@ fn setting_the_same_value_changes_no_byte() {
     let text = "{ \"a\" : 1.0 }";
     check(J, text, "a", Some(json!(1.0)), text);
 }
+
+#[test]
+fn a_null_on_the_path_becomes_the_objects_it_needs() {
+    check(
+        Y,
+        "server:\nname: x\n",
+        "server.port",
+        Some(json!(1)),
+        "server:\n  port: 1\nname: x\n",
+    );
+    check(
+        Y,
+        "server:   # c\nname: x\n",
+        "server.port",
+        Some(json!(1)),
+        "server:   # c\n  port: 1\nname: x\n",
+    );
+    check(
+        Y,
+        "server:\nname: x\n",
+        "server",
+        Some(json!(5)),
+        "server: 5\nname: x\n",
+    );
+    check(
+        Y,
+        "list:\n- \n- 1\n",
+        "list.0",
+        Some(json!("a")),
+        "list:\n- a\n- 1\n",
+    );
+    check(
+        J,
+        "{\"a\": null}",
+        "a.b.c",
+        Some(json!(true)),
+        "{\"a\": {\"b\": {\"c\": true}}}",
+    );
+    assert!(matches!(
+        refused(J, "{\"a\": null}", "a.b", None),
+        EditError::NotContainer { found: "null", .. }
+    ));
+}
+
+#[test]
+fn crlf_texts_keep_crlf() {
+    let text = "a: 1\r\nb:\r\n  c: 2\r\n";
+    check(
+        Y,
+        text,
+        "b.d",
+        Some(json!(3)),
+        "a: 1\r\nb:\r\n  c: 2\r\n  d: 3\r\n",
+    );
+    check(Y, text, "a", None, "b:\r\n  c: 2\r\n");
+    let toml = "a = 1\r\n[b]\r\nc = 2\r\n";
+    let out = set(T, toml, &KeyPath::parse("b.d").unwrap(), &json!(3)).unwrap();
+    assert!(!out.replace("\r\n", "").contains('\n'), "{out:?}");
+}

@@ -175,9 +175,18 @@ fn replace(
             splice(text, at, &inline(v))
         };
     };
+    let mut at = at;
+    let empty = at.is_empty();
+    if empty {
+        // An empty value (`key:` and nothing) is placed at its key; it is written after the
+        // colon, before any comment on that line.
+        let colon = text[key.end..].find(':').map(|i| key.end + i + 1);
+        let end = colon.map_or(at.end, |c| line_end(text, c));
+        at = end..end;
+    }
     let after = &text[key.end..at.start];
     let colon = after.find(':').map(|i| key.end + i + 1);
-    let (Some(colon), true) = (colon, old_block || big) else {
+    let (Some(colon), true) = (colon, old_block || big || empty) else {
         return splice(text, at, &inline(v));
     };
     // A comment on the key's line stays there; the new value starts on the next line.
