@@ -8,6 +8,7 @@ mod corpus_yaml;
 mod crash;
 mod doc_index;
 mod edit;
+mod edit_corpus;
 mod edit_laws;
 mod merge;
 mod merge_laws;

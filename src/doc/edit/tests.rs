@@ -432,3 +432,35 @@ fn crlf_texts_keep_crlf() {
     let out = set(T, toml, &KeyPath::parse("b.d").unwrap(), &json!(3)).unwrap();
     assert!(!out.replace("\r\n", "").contains('\n'), "{out:?}");
 }
+
+#[test]
+fn yaml_core_tags_go_with_the_old_value_and_other_tags_stay() {
+    check(
+        Y,
+        "a: !!int 1\nb: !Ref x\n",
+        "a",
+        Some(json!("s")),
+        "a: s\nb: !Ref x\n",
+    );
+    check(
+        Y,
+        "a: !!int 1\nb: !Ref x\n",
+        "b",
+        Some(json!("z")),
+        "a: !!int 1\nb: !Ref z\n",
+    );
+    check(Y, "b: x\n", "b", Some(json!("y")), "b: \"y\"\n");
+    check(Y, "- !!str 1\n- 2\n", "0", Some(json!(3)), "- 3\n- 2\n");
+}
+
+#[test]
+fn toml_an_emptied_dotted_table_stays() {
+    check(
+        T,
+        "a = { x.y = 1, z = 2 }\n",
+        "a.x.y",
+        None,
+        "a = { x = {}, z = 2 }\n",
+    );
+    check(T, "x.y = 1\nz = 2\n", "x.y", None, "z = 2\n\n[x]\n");
+}

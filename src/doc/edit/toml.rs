@@ -121,6 +121,10 @@ fn inline(t: &mut InlineTable, key: &str, plan: &Plan) -> Result<(), EditError> 
             {
                 v.decor_mut().set_suffix(suffix);
             }
+            if t.is_empty() {
+                // `a = { x.y = 1 }` without `y`: `x` is still there, as `x = {}`.
+                t.set_dotted(false);
+            }
         }
     }
     Ok(())

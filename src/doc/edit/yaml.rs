@@ -51,7 +51,10 @@ pub(super) fn apply(text: &str, old: &Value, plan: &Plan) -> Result<String, Edit
     let pointer = plan.pointer();
     let last_key = &plan.last;
     match (&plan.action, target) {
-        (Action::Replace(v), Some((at, key))) => {
+        (Action::Replace(v), Some((mut at, key))) => {
+            // A core tag (`!!int 1`) says what the old value was; the new one is what it is.
+            // Other tags (`!Ref`) are the application's, and stay.
+            at.start = core_tag_before(text, at.start, key.as_ref().map_or(0, |k| k.end));
             let old_block = match old.pointer(&pointer) {
                 Some(x @ (Value::Object(_) | Value::Array(_))) => {
                     let first = children(&index, &offsets, &pointer, x)?;
@@ -202,6 +205,19 @@ fn replace(
         format!(" {}", inline(v))
     };
     splice(text, from..at.end, &with)
+}
+
+/// Where a `!!tag` right before the node at `start` (and after `floor`) begins, else `start`.
+fn core_tag_before(text: &str, start: usize, floor: usize) -> usize {
+    let before = text[floor.min(start)..start].trim_end_matches([' ', '\t']);
+    let word = before
+        .rfind([' ', '\t', '\n', ':', '-', ',', '[', '{'])
+        .map_or(0, |i| i + 1);
+    if before[word..].starts_with("!!") && before.len() > word {
+        floor.min(start) + word
+    } else {
+        start
+    }
 }
 
 /// Refuses to change a value that aliases repeat, or an alias.
