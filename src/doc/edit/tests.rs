@@ -464,3 +464,15 @@ fn toml_an_emptied_dotted_table_stays() {
     );
     check(T, "x.y = 1\nz = 2\n", "x.y", None, "z = 2\n\n[x]\n");
 }
+
+#[test]
+fn yaml_tagged_sequence_items_are_found_by_their_dash() {
+    check(Y, "- !!int 1\n- !!int 2\n", "0", None, "- !!int 2\n");
+    check(
+        Y,
+        "- !!int 1\n- !!int 2\n",
+        "-",
+        Some(json!(3)),
+        "- !!int 1\n- !!int 2\n- 3\n",
+    );
+}

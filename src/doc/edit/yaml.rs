@@ -266,7 +266,13 @@ fn end_of_entry_line(text: &str, at: usize) -> Result<usize, EditError> {
 
 /// The `-` of the sequence item whose value starts at `at`.
 fn dash_before(text: &str, at: usize) -> Result<usize, EditError> {
-    let before = text[..at].trim_end_matches([' ', '\t']);
+    let mut before = text[..at].trim_end_matches([' ', '\t']);
+    // Past the node's own tag and anchor (`- !!int &a 1`).
+    while let Some(word) = before.rfind([' ', '\t', '\n']).map(|i| &before[i + 1..])
+        && word.starts_with(['!', '&'])
+    {
+        before = before[..before.len() - word.len()].trim_end_matches([' ', '\t']);
+    }
     if before.ends_with('-') {
         Ok(before.len() - 1)
     } else {
