@@ -422,3 +422,24 @@ fn concurrent_sets_of_one_file_lose_no_update() {
         }
     }
 }
+
+#[test]
+fn what_a_person_reads_when_an_edit_is_refused() {
+    let ws = ws();
+    let invalid = ws
+        .run(&[
+            "set",
+            "config/app.yaml",
+            "server.port=eighty",
+            "--schema",
+            "schemas/app.schema.json",
+        ])
+        .code(1);
+    let missing = ws.run(&["unset", "config/app.yaml", "server.tls"]).code(2);
+    let alias = {
+        ws.put("config/a.yaml", "base: &b {x: 1}\ncopy: *b\n");
+        ws.run(&["set", "config/a.yaml", "copy.x=2"]).code(2)
+    };
+    let text = [invalid.stderr, missing.stderr, alias.stderr].join("\n---\n");
+    snapshots(|| insta::assert_snapshot!("edit-human-refusals", text));
+}

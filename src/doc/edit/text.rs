@@ -57,10 +57,22 @@ pub(super) fn located(
     pointer: &str,
 ) -> Result<(Range<usize>, Option<Range<usize>>), EditError> {
     let l = index.get(pointer).ok_or_else(|| {
-        EditError::Unsupported(format!(
-            "`{pointer}` has no place of its own in the text (it comes from an alias or a \
-             merge key); edit it by hand"
-        ))
+        // Below an alias nothing is indexed: name the alias that stands there.
+        let alias = index.nearest(pointer).and_then(|(_, l)| {
+            let t = offsets.text[offsets.range(l.value)].trim();
+            t.starts_with('*')
+                .then(|| (t.to_owned(), l.value.start.line))
+        });
+        EditError::Unsupported(match alias {
+            Some((alias, line)) => format!(
+                "`{pointer}` is inside the alias `{alias}` (line {line}); edit the anchored \
+                 value it repeats, or the text by hand"
+            ),
+            None => format!(
+                "`{pointer}` has no place of its own in the text (it comes from an alias or a \
+                 merge key); edit it by hand"
+            ),
+        })
     })?;
     Ok((offsets.range(l.value), l.key.map(|k| offsets.range(k))))
 }
