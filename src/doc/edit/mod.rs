@@ -99,7 +99,8 @@ impl Plan {
 }
 
 /// Sets the value at `path` in `text`, adding it (and any missing intermediate objects) when it
-/// is not there.
+/// is not there. A `null` on the way is replaced by the objects the path needs; an array index
+/// equal to the length (or `-`) appends. Setting the value it already has returns `text` as is.
 pub fn set(format: Format, text: &str, path: &KeyPath, value: &Value) -> Result<String, EditError> {
     edit(format, text, path, Some(value))
 }
