@@ -121,11 +121,7 @@ fn edit(
         .map_err(|p| EditError::Parse(Box::new(p)))?;
     let old = match docs.as_slice() {
         [one] => one,
-        [] => {
-            return Err(EditError::Unsupported(
-                "the document is empty: there is nothing to edit in place".into(),
-            ));
-        }
+        [] => return empty_yaml(text, path, value),
         more => {
             return Err(EditError::Unsupported(format!(
                 "the file holds {} YAML documents; set and unset edit files of one document",
@@ -168,6 +164,30 @@ fn edit(
     match super::parse(format, new.as_bytes(), &Limits::default()) {
         Ok(docs) if docs.len() == 1 && docs[0] == expected => Ok(new),
         _ => Err(inexact()),
+    }
+}
+
+/// A YAML stream with no document (empty, or only comments): `set` writes a mapping at its end.
+fn empty_yaml(text: &str, path: &KeyPath, value: Option<&Value>) -> Result<String, EditError> {
+    let Some(value) = value else {
+        return Err(EditError::NotFound {
+            pointer: path.pointer(),
+        });
+    };
+    let expected = path.tokens().iter().rev().fold(value.clone(), |v, k| {
+        Value::Object([(k.clone(), v)].into_iter().collect())
+    });
+    let mut new = text.to_owned();
+    if !new.is_empty() && !new.ends_with('\n') {
+        new.push('\n');
+    }
+    new.push_str(&yaml::document(&expected));
+    new.push('\n');
+    match super::parse(Format::Yaml, new.as_bytes(), &Limits::default()) {
+        Ok(docs) if docs == [expected] => Ok(new),
+        _ => Err(EditError::Unsupported(format!(
+            "`{path}` cannot be set exactly in this empty yaml text; edit it by hand"
+        ))),
     }
 }
 

@@ -476,3 +476,20 @@ fn yaml_tagged_sequence_items_are_found_by_their_dash() {
         "- !!int 1\n- !!int 2\n- 3\n",
     );
 }
+
+#[test]
+fn an_empty_yaml_stream_gets_a_mapping() {
+    check(Y, "", "a.b", Some(json!(1)), "a:\n  b: 1\n");
+    check(
+        Y,
+        "# nothing yet",
+        "a",
+        Some(json!([1])),
+        "# nothing yet\na:\n  - 1\n",
+    );
+    assert!(matches!(
+        refused(Y, "# c\n", "a", None),
+        EditError::NotFound { .. }
+    ));
+    check(T, "# c\n", "a.b", Some(json!(1)), "# c\na = { b = 1 }\n");
+}

@@ -13,6 +13,17 @@ use super::{Action, EditError, Plan};
 pub(super) fn apply(text: &str, plan: &Plan) -> Result<String, EditError> {
     let mut doc = DocumentMut::from_str(text)
         .map_err(|e| EditError::Unsupported(format!("toml_edit cannot read the file: {e}")))?;
+    if doc.as_table().is_empty() {
+        // Only comments (a `#:schema` line, say): they stay first, the new key goes after.
+        let mut fresh = DocumentMut::new();
+        act(Node::Table(fresh.as_table_mut()), plan)?;
+        let mut out = text.to_owned();
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str(&fresh.to_string());
+        return Ok(out);
+    }
     let mut node = Node::Table(doc.as_table_mut());
     for token in &plan.parent {
         node = child(node, token).ok_or_else(|| {

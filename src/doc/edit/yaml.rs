@@ -160,6 +160,11 @@ pub(super) fn apply(text: &str, old: &Value, plan: &Plan) -> Result<String, Edit
     }
 }
 
+/// `v` (a non-empty object) as the block mapping of a whole document.
+pub(super) fn document(v: &Value) -> String {
+    block(v, 0, 2)
+}
+
 /// Replaces the value at `at` (with its key at `key`); `old_block`: it is a block collection.
 fn replace(
     text: &str,
