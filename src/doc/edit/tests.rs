@@ -493,3 +493,10 @@ fn an_empty_yaml_stream_gets_a_mapping() {
     ));
     check(T, "# c\n", "a.b", Some(json!(1)), "# c\na = { b = 1 }\n");
 }
+
+#[test]
+fn toml_schema_comment_stays_first() {
+    let text = "#:schema s.json\n\n[server]\nport = 1\n";
+    let out = set(T, text, &KeyPath::parse("name").unwrap(), &json!("x")).unwrap();
+    assert!(out.starts_with("#:schema s.json\n"), "{out}");
+}

@@ -34,7 +34,26 @@ pub(super) fn apply(text: &str, plan: &Plan) -> Result<String, EditError> {
         })?;
     }
     act(node, plan)?;
-    Ok(doc.to_string())
+    Ok(keep_head(text, doc.to_string()))
+}
+
+/// The comments heading the file stay at its head. toml_edit keeps them with the first table
+/// header, so a key added to an otherwise empty root table would come before them — and a
+/// `#:schema` line must head the file to count.
+fn keep_head(text: &str, out: String) -> String {
+    let head_len: usize = text
+        .split_inclusive('\n')
+        .take_while(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+        .map(str::len)
+        .sum();
+    let head = &text[..head_len];
+    if head.trim().is_empty() || out.starts_with(head) {
+        return out;
+    }
+    match out.find(head) {
+        Some(at) => format!("{head}{}{}", &out[..at], &out[at + head.len()..]),
+        None => out,
+    }
 }
 
 /// A place in the document: an item of a table, a value inside an inline table or array, or a
