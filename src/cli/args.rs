@@ -198,6 +198,51 @@ Examples:
         #[arg(long)]
         allow_hardlinks: bool,
     },
+    /// Set values in a JSON, YAML or TOML file in place, keeping its comments and layout
+    #[command(after_help = "\
+KEY is a dotted path (server.port, items.0, \"a.b\".c) or a JSON pointer (/server/port). A missing
+key is added, with any missing objects above it; `-` (or the array's length) as an index
+appends. Only the edited value's bytes change (TOML is edited through toml_edit). The edited file
+is validated (schema as for `validate`) before it is written atomically, with a backup: an
+invalid result writes nothing and exits 1. An edit that cannot be made exactly is refused with
+exit 2: YAML aliases and anchored values that aliases repeat, merge keys, several documents;
+null in TOML.
+
+Examples:
+  cargo atomic set config/app.toml server.port=8080 server.host=example.com
+  cargo atomic set config/app.yaml '/tags/-=\"beta\"' 'limits={\"cpu\": 2}'
+  cargo atomic set config/app.json version=1.10 --string")]
+    Set {
+        /// The file to edit, inside the workspace
+        file: PathBuf,
+        /// KEY=VALUE; VALUE is JSON when it parses as JSON (8080, true, [1], {"a": 1}), else a string
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        assignments: Vec<String>,
+        /// Take every VALUE as a string, even one that parses as JSON
+        #[arg(long)]
+        string: bool,
+        /// Validate the edited file against this schema instead of the one `validate` would choose
+        #[arg(long, value_name = "SCHEMA")]
+        schema: Option<PathBuf>,
+    },
+    /// Remove keys (or array elements) from a JSON, YAML or TOML file in place, keeping the rest as it is
+    #[command(after_help = "\
+KEY is a dotted path or a JSON pointer, as for `set`. A KEY that is not in the file is an error
+(exit 2) and nothing is written. The edited file is validated before it is written.
+
+Examples:
+  cargo atomic unset config/app.toml server.debug
+  cargo atomic unset config/app.yaml /plugins/0 features.beta")]
+    Unset {
+        /// The file to edit, inside the workspace
+        file: PathBuf,
+        /// What to remove
+        #[arg(required = true, value_name = "KEY")]
+        keys: Vec<String>,
+        /// Validate the edited file against this schema instead of the one `validate` would choose
+        #[arg(long, value_name = "SCHEMA")]
+        schema: Option<PathBuf>,
+    },
     /// Compare files with the SHA-256 recorded when cargo atomic last wrote them
     #[command(
         after_help = "Examples:\n  cargo atomic verify\n  cargo atomic verify config/app.json --message-format json"

@@ -15,7 +15,7 @@ use cargo_atomic::doc::merge::ArrayStrategy;
 use cargo_atomic::exit;
 use cargo_atomic::ops::{
     self, ApplyRequest, CheckRequest, Error, ExplainRequest, MergeRequest, Outcome, RotateRequest,
-    ValidateRequest, Workspace, WriteRequest,
+    SetRequest, UnsetRequest, ValidateRequest, Workspace, WriteRequest,
 };
 
 use args::{BackupsCommand, Cli, Command, HookCommand};
@@ -212,6 +212,32 @@ fn dispatch(cli: &Cli, command_line: String, p: &mut Printer) -> Result<i32, Err
                 command: command_line,
             };
             let outcome = ops::write(&ws, req, p)?;
+            finish(p, None, outcome)
+        }
+        Command::Set {
+            file,
+            assignments,
+            string,
+            schema,
+        } => {
+            let req = SetRequest {
+                file: file.clone(),
+                assignments: assignments.clone(),
+                string: *string,
+                schema: schema.clone(),
+                command: command_line,
+            };
+            let outcome = ops::set(&ws, &cwd, &req, p)?;
+            finish(p, None, outcome)
+        }
+        Command::Unset { file, keys, schema } => {
+            let req = UnsetRequest {
+                file: file.clone(),
+                keys: keys.clone(),
+                schema: schema.clone(),
+                command: command_line,
+            };
+            let outcome = ops::unset(&ws, &cwd, &req, p)?;
             finish(p, None, outcome)
         }
         Command::Verify { paths } => {

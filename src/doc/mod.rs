@@ -4,6 +4,7 @@
 //! Invariant: no I/O. Bytes come in; values, span indexes and [`Problem`]s go out. Parsing is
 //! the fast path (every file); span indexes are built only for files that have findings.
 
+pub mod edit;
 mod json;
 pub mod merge;
 pub mod schema;

@@ -8,6 +8,7 @@ mod apply;
 mod backups;
 mod check;
 mod config;
+mod edit;
 mod explain;
 mod hook;
 mod init;
@@ -30,6 +31,7 @@ pub use apply::{ApplyRequest, Outputs, apply, render_merges, unified_diff};
 pub use backups::{list_backups, restore};
 pub use check::{CheckRequest, check};
 pub use config::{ConfigEntry, ConfigReport, effective_config};
+pub use edit::{SetRequest, UnsetRequest, set, unset};
 pub use explain::{ExplainRequest, Explanation, Step, explain, key_to_pointer};
 pub use hook::{HookAction, install_hook, uninstall_hook};
 pub use init::init;
@@ -85,6 +87,15 @@ pub enum Error {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// `set` or `unset` cannot make the edit (a missing key, a YAML alias, a TOML null...).
+    #[error("cannot edit `{}`", path.display())]
+    Edit {
+        /// The file, relative to the workspace root.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<crate::doc::edit::EditError>,
+    },
 }
 
 impl Error {
@@ -104,7 +115,8 @@ impl Error {
             | Error::Config { .. }
             | Error::ConfigFindings { .. }
             | Error::Io { .. }
-            | Error::Store(_) => exit::FAILURE,
+            | Error::Store(_)
+            | Error::Edit { .. } => exit::FAILURE,
         }
     }
 }

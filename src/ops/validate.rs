@@ -111,6 +111,15 @@ fn explicit_jobs(ws: &Workspace, cwd: &Path, paths: &[PathBuf]) -> Result<Vec<Jo
         .collect())
 }
 
+/// The schema `[[validate]]` gives the file shown as `shown` (relative to the root): the first
+/// entry whose globs match.
+pub(crate) fn configured_schema(ws: &Workspace, shown: &Path) -> Result<Option<PathBuf>, Error> {
+    Ok(compiled_entries(ws)?
+        .into_iter()
+        .find(|(set, _)| set.is_match(shown))
+        .map(|(_, s)| ws.root.join(s)))
+}
+
 fn compiled_entries(ws: &Workspace) -> Result<Vec<(GlobSet, PathBuf)>, Error> {
     ws.config
         .validate
@@ -261,7 +270,12 @@ fn check_file(
 
 /// `$schema` at the top of a JSON or YAML document, or a `#:schema` comment heading a TOML file,
 /// relative to the file's directory. Remote URIs are not fetched: they must be mapped.
-fn in_file_schema(format: Format, bytes: &[u8], docs: &[Value], path: &Path) -> Option<PathBuf> {
+pub(crate) fn in_file_schema(
+    format: Format,
+    bytes: &[u8],
+    docs: &[Value],
+    path: &Path,
+) -> Option<PathBuf> {
     let named = match format {
         Format::Json | Format::Yaml => docs.first()?.get("$schema")?.as_str()?.to_owned(),
         Format::Toml => {

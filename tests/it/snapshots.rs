@@ -7,6 +7,8 @@ const COMMANDS: &[&[&str]] = &[
     &["validate"],
     &["merge"],
     &["write"],
+    &["set"],
+    &["unset"],
     &["verify"],
     &["recover"],
     &["rotate"],

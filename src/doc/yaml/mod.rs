@@ -54,6 +54,37 @@ use crate::diagnostic::Code;
 
 pub(crate) use index::index;
 
+/// The byte ranges of the anchored nodes (`&a ...`) of `text`, when it may have aliases (else
+/// none: an anchor that nothing repeats is an ordinary node). For edits, which must not change
+/// a value that aliases repeat elsewhere.
+pub(crate) fn anchored(text: &str) -> Vec<Range<usize>> {
+    use granit_parser::Event;
+    if !scan::may_have_aliases(text) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut open: Vec<(usize, usize)> = Vec::new();
+    for raw in events::events(text, 1024) {
+        let Ok((event, span)) = raw else { break };
+        let (start, end) = (events::byte(&span.start), events::byte(&span.end));
+        match event {
+            Event::Scalar(_, _, anchor, _) if anchor != 0 => out.push(start..end),
+            Event::SequenceStart(_, anchor, _) | Event::MappingStart(_, anchor, _) => {
+                open.push((anchor, start));
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some((anchor, start)) = open.pop()
+                    && anchor != 0
+                {
+                    out.push(start..end.max(start));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Parses every document of the stream `text` into a value (see the module docs for how YAML
 /// maps to JSON).
 pub(crate) fn parse(text: &str, limits: &Limits) -> Result<Vec<Value>, Problem> {

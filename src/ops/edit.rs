@@ -1,0 +1,238 @@
+//! `set FILE KEY=VALUE...` and `unset FILE KEY...`: edit values in place, keeping comments and
+//! layout (see [`crate::doc::edit`]), validate the edited text, and write it as a transaction.
+//!
+//! Invariant: the file changes only when every edit was made exactly and the edited text is
+//! valid against the schema `validate` would choose (`--schema` > `[[validate]]` > in-file);
+//! otherwise nothing is written — an invalid result is a finding (exit 1) located in the edited
+//! text, an edit that cannot be made is an [`Error::Edit`] (exit 2). The file is read again
+//! under the store's lock, so a change made meanwhile by another writer is never lost.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::schemas::SchemaCache;
+use super::validate::{configured_schema, in_file_schema, problem_diagnostic, schema_diagnostic};
+use super::{Error, Outcome, Workspace, write};
+use crate::diagnostic::Diagnostic;
+use crate::doc::edit::{self, EditError, KeyPath};
+use crate::doc::{self, Format, Limits};
+use crate::event::{Event, Sink};
+use crate::store::{self, Store};
+
+/// `set`: what to change in which file.
+#[derive(Debug, Clone, Default)]
+pub struct SetRequest {
+    /// The file, relative to the current directory or absolute; inside the workspace.
+    pub file: PathBuf,
+    /// `KEY=VALUE`, applied in order. VALUE is JSON when it parses as JSON, else a string.
+    pub assignments: Vec<String>,
+    /// Every VALUE is a string.
+    pub string: bool,
+    /// Validate against this schema instead of the one `validate` would choose.
+    pub schema: Option<PathBuf>,
+    /// The command line, recorded with the backup.
+    pub command: String,
+}
+
+/// `unset`: which keys to remove from which file.
+#[derive(Debug, Clone, Default)]
+pub struct UnsetRequest {
+    /// The file, relative to the current directory or absolute; inside the workspace.
+    pub file: PathBuf,
+    /// Dotted paths or JSON pointers, removed in order. Each must be there.
+    pub keys: Vec<String>,
+    /// Validate against this schema instead of the one `validate` would choose.
+    pub schema: Option<PathBuf>,
+    /// The command line, recorded with the backup.
+    pub command: String,
+}
+
+/// One change.
+#[derive(Debug, Clone)]
+enum Change {
+    Set(KeyPath, Value),
+    Unset(KeyPath),
+}
+
+/// Sets values in a file: exit 0 written (or already so), 1 the result would be invalid.
+pub fn set(
+    ws: &Workspace,
+    cwd: &Path,
+    req: &SetRequest,
+    sink: &mut dyn Sink,
+) -> Result<Outcome, Error> {
+    let changes = req
+        .assignments
+        .iter()
+        .map(|a| edit::parse_assignment(a, req.string).map(|(k, v)| Change::Set(k, v)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    let target = Target::new(ws, cwd, &req.file, req.schema.as_deref())?;
+    target.run(ws, "set", &changes, req.command.clone(), sink)
+}
+
+/// Removes keys from a file: exit 0 written, 1 the result would be invalid, 2 a key is missing.
+pub fn unset(
+    ws: &Workspace,
+    cwd: &Path,
+    req: &UnsetRequest,
+    sink: &mut dyn Sink,
+) -> Result<Outcome, Error> {
+    let changes = req
+        .keys
+        .iter()
+        .map(|k| KeyPath::parse(k).map(Change::Unset))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    let target = Target::new(ws, cwd, &req.file, req.schema.as_deref())?;
+    target.run(ws, "unset", &changes, req.command.clone(), sink)
+}
+
+/// The file to edit.
+struct Target {
+    /// Relative to the root.
+    rel: PathBuf,
+    abs: PathBuf,
+    format: Format,
+    /// `--schema`, absolute.
+    flag: Option<PathBuf>,
+}
+
+/// The edited text, or why it must not be written.
+enum Computed {
+    Text(String),
+    /// Findings; `fatal`: a schema that cannot be used (exit 2).
+    Findings(Vec<Diagnostic>, bool),
+}
+
+impl Target {
+    fn new(ws: &Workspace, cwd: &Path, file: &Path, schema: Option<&Path>) -> Result<Self, Error> {
+        let rel = ws.relative(cwd, file)?;
+        let format = Format::from_path(&rel).ok_or_else(|| {
+            Error::Usage(format!(
+                "`{}` is not a .json, .yaml, .yml or .toml file",
+                rel.display()
+            ))
+        })?;
+        Ok(Target {
+            abs: ws.root.join(&rel),
+            rel,
+            format,
+            flag: schema.map(|s| cwd.join(s)),
+        })
+    }
+
+    fn read(&self) -> Result<Vec<u8>, Error> {
+        fs::read(&self.abs).map_err(|e| Error::io("read", &self.abs, e))
+    }
+
+    fn run(
+        &self,
+        ws: &Workspace,
+        op: &str,
+        changes: &[Change],
+        command: String,
+        sink: &mut dyn Sink,
+    ) -> Result<Outcome, Error> {
+        let mut outcome = Outcome {
+            files: 1,
+            ..Outcome::default()
+        };
+        // Refusals come before the store (and its state directory) is touched.
+        store::check_target(&ws.root, &self.rel)?;
+        let before = self.read()?;
+        let mut computed = self.compute(ws, &before, changes)?;
+        let mut store = None;
+        if let Computed::Text(_) = computed {
+            let opened = Store::open(&ws.root, ws.store_options(command), sink)?;
+            // Under the lock: if another writer changed the file meanwhile, edit its bytes.
+            let now = self.read()?;
+            if now != before {
+                computed = self.compute(ws, &now, changes)?;
+            }
+            store = Some(opened);
+        }
+        let text = match computed {
+            Computed::Text(text) => text,
+            Computed::Findings(diagnostics, fatal) => {
+                for d in diagnostics {
+                    if fatal {
+                        outcome.fatal += 1;
+                    } else {
+                        outcome.errors += 1;
+                    }
+                    sink.event(Event::Diagnostic(d));
+                }
+                return Ok(outcome);
+            }
+        };
+        let store = store.expect("opened for a text to write");
+        let mut tx = store.transaction(op);
+        tx.write(&self.rel, text)?;
+        let committed = tx.commit()?;
+        drop(store);
+        outcome.written = write::report(committed, sink).written;
+        Ok(outcome)
+    }
+
+    /// Applies every change to `bytes` and validates the result.
+    fn compute(&self, ws: &Workspace, bytes: &[u8], changes: &[Change]) -> Result<Computed, Error> {
+        let limits = Limits::default();
+        if let Err(p) = doc::parse(self.format, bytes, &limits) {
+            let text = String::from_utf8_lossy(bytes);
+            return Ok(Computed::Findings(
+                vec![problem_diagnostic(&self.rel, &text, &p)],
+                false,
+            ));
+        }
+        // It parsed, so it is UTF-8.
+        let mut text = String::from_utf8_lossy(bytes).into_owned();
+        for change in changes {
+            let edited = match change {
+                Change::Set(key, value) => edit::set(self.format, &text, key, value),
+                Change::Unset(key) => edit::unset(self.format, &text, key),
+            };
+            text = edited.map_err(|source| self.refused(source))?;
+        }
+        let docs = doc::parse(self.format, text.as_bytes(), &limits)
+            .map_err(|p| self.refused(EditError::Parse(Box::new(p))))?;
+        let schema_path = match &self.flag {
+            Some(s) => Some(s.clone()),
+            None => match configured_schema(ws, &self.rel)? {
+                Some(s) => Some(s),
+                None => in_file_schema(self.format, text.as_bytes(), &docs, &self.abs),
+            },
+        };
+        let Some(schema_path) = schema_path else {
+            return Ok(Computed::Text(text));
+        };
+        let cache = SchemaCache::new(ws, true, self.flag.as_deref());
+        let schema = match cache.get(&schema_path) {
+            Ok(s) => s,
+            Err(d) => return Ok(Computed::Findings(vec![*d], true)),
+        };
+        if docs.iter().all(|v| schema.is_valid(v)) {
+            return Ok(Computed::Text(text));
+        }
+        let indexes = doc::index(self.format, &text);
+        let mut found = Vec::new();
+        for (n, value) in docs.iter().enumerate() {
+            for err in schema.validate(value) {
+                let mut d = schema_diagnostic(&self.rel, &text, indexes.get(n), &err);
+                d.notes
+                    .push("in the edited text; the file was not changed".to_owned());
+                found.push(d);
+            }
+        }
+        Ok(Computed::Findings(found, false))
+    }
+
+    fn refused(&self, source: EditError) -> Error {
+        Error::Edit {
+            path: self.rel.clone(),
+            source: Box::new(source),
+        }
+    }
+}
