@@ -4,6 +4,7 @@
 //! and returns an [`Outcome`]. Invariant: nothing here prints or exits; findings are events,
 //! failures are [`Error`]s, and every failure leaves the disk as it was.
 
+mod audit;
 mod backups;
 mod merge;
 mod recover;
@@ -16,12 +17,15 @@ mod write;
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub use audit::{AuditShowRequest, AuditVerifyRequest, audit_show, audit_verify};
 pub use backups::{list_backups, restore};
 pub use merge::{MergeRequest, merge};
 pub use recover::recover;
 pub use validate::{ValidateRequest, validate};
 pub use verify::verify;
-pub use workspace::{Config, SchemasConfig, Settings, ValidateEntry, Workspace, config_schema};
+pub use workspace::{
+    AuditConfig, Config, SchemasConfig, Settings, ValidateEntry, Workspace, config_schema,
+};
 pub use write::{WriteRequest, write};
 
 use crate::exit;

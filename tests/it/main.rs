@@ -1,5 +1,6 @@
 //! Integration tests: the real `cargo-atomic` binary on real temp workspaces.
 
+mod audit;
 mod cli;
 mod concurrency;
 mod corpus_jsonschema;

@@ -12,6 +12,9 @@ const COMMANDS: &[&[&str]] = &[
     &["backups"],
     &["backups", "list"],
     &["backups", "restore"],
+    &["audit"],
+    &["audit", "show"],
+    &["audit", "verify"],
 ];
 
 #[test]
