@@ -222,7 +222,7 @@ impl Deep {
             })
         };
         for (path, (line, recorded)) in &self.files {
-            let now = match store.hash(Path::new(path)) {
+            let now = match current(&store.root().join(path)) {
                 Ok(now) => now,
                 Err(e) => {
                     outcome.errors += 1;
@@ -263,6 +263,19 @@ impl Deep {
             sink.event(Event::Diagnostic(d));
         }
         Ok(())
+    }
+}
+
+/// The digest of a file as a reader sees it (through a symlink, which a write goes through
+/// too); `None` when it does not exist.
+fn current(path: &Path) -> std::io::Result<Option<FileState>> {
+    match std::fs::File::open(path) {
+        Ok(f) => {
+            let (sha256, size) = Sha256Digest::of_reader(f)?;
+            Ok(Some(FileState { sha256, size }))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

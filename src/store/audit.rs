@@ -45,7 +45,7 @@ use sha2::{Digest as _, Sha256};
 pub use chain::{AuditFinding, AuditReport, Head, Link, Torn, VerifyOptions, read_records, verify};
 
 use super::atomic::{self, NewMeta};
-use super::error::{IoContext, Result};
+use super::error::{IoContext, Result, StoreError};
 use super::hash::Sha256Digest;
 use super::manifest::FileState;
 use super::sys;
@@ -577,13 +577,20 @@ impl Log<'_> {
         };
         let line = r.seal();
         let path = self.path();
+        // Not `create_new`: an empty log (a crash right after creating it) is started again.
         let mut file = OpenOptions::new()
             .append(true)
             .read(true)
-            .create_new(true)
+            .create(true)
             .mode(0o600)
             .open(&path)
             .ctx("create", &path)?;
+        if file.metadata().ctx("inspect", &path)?.len() != 0 {
+            return Err(StoreError::Damaged {
+                path,
+                detail: "a new log was to be started, but the file is not empty".into(),
+            });
+        }
         self.write_synced(&mut file, &line)?;
         if self.sync {
             atomic::fsync_dir(self.state)?;

@@ -232,3 +232,16 @@ fn a_huge_or_garbage_line_does_not_exhaust_memory() {
     let r = verify(dir.path(), &VerifyOptions::default(), &mut |_, _| {}).unwrap();
     assert_eq!(r.findings[0].line, Some(1));
 }
+
+#[test]
+fn an_empty_log_without_a_head_starts_again() {
+    // A crash right after the log file was created, before its first record.
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join(LOG), b"").unwrap();
+    assert!(
+        append(dir.path(), false, &options(), &[entry("a", 1)], false)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(verify_clean(dir.path()).records, 2);
+}
