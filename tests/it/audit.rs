@@ -340,6 +340,27 @@ fn a_damaged_log_does_not_block_a_write_and_a_new_segment_explains_it() {
     // Writes go on without further warnings.
     let r = ws.run_stdin(&["write", "new.json"], Some(b"{}\n")).ok();
     assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+    // The set-aside segment is evidence too: changing it shows.
+    std::fs::write(ws.path(".atomic/audit.1.jsonl"), "").unwrap();
+    let d = assert_first_bad_line(&ws, &[], 1);
+    assert!(
+        d["notes"]
+            .to_string()
+            .contains("changed since it was set aside"),
+        "{d}"
+    );
+}
+
+#[test]
+fn under_pre_commit_the_tool_mode_is_hook() {
+    let ws = Ws::new();
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args(["atomic", "write", "a.json"])
+        .current_dir(ws.root())
+        .env("PRE_COMMIT", "1");
+    run(cmd, Some(b"{}\n")).ok();
+    let last = lines(&ws).pop().unwrap();
+    assert_eq!(record(&last)["tool"]["mode"], "hook");
 }
 
 #[test]

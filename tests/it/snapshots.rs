@@ -75,3 +75,25 @@ fn human_output_of_an_integrity_finding() {
     let r = ws.run(&["verify"]).code(1);
     snapshots(|| insta::assert_snapshot!("verify-human", r.stderr));
 }
+
+#[test]
+fn human_output_of_an_audit_finding() {
+    let ws = Ws::new();
+    for i in 0..3 {
+        ws.run_stdin(
+            &["write", "app.json"],
+            Some(format!("{{\"n\": {i}}}\n").as_bytes()),
+        )
+        .ok();
+    }
+    let log = ws.path(".atomic/audit.jsonl");
+    let mut lines: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    lines.remove(1);
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    let r = ws.run(&["audit", "verify"]).code(1);
+    snapshots(|| insta::assert_snapshot!("audit-verify-human", r.stderr));
+}
