@@ -204,8 +204,8 @@ impl Store {
                     continue;
                 }
             };
-            journal::remove(&path)?;
-            n += 1;
+            // Recorded before the journal goes: a crash in between records it again (the next
+            // recovery finds nothing to do but appends), rather than never.
             let entries: Vec<AuditEntry> = intent
                 .entries
                 .iter()
@@ -224,7 +224,10 @@ impl Store {
                     }
                 })
                 .collect();
-            for w in self.append_audit(&entries) {
+            let warnings = self.append_audit(&entries);
+            journal::remove(&path)?;
+            n += 1;
+            for w in warnings {
                 sink.event(Event::Diagnostic(w));
             }
             sink.event(Event::Recovered {

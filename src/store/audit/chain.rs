@@ -8,7 +8,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use super::{AuditRecord, DOMAIN, HEAD, LOG, MAX_LINE, read_at, read_head};
+use super::record::DOMAIN;
+use super::{AuditRecord, HEAD, LOG, MAX_LINE, read_at, read_head};
 use crate::store::error::{IoContext, Result};
 use crate::store::hash::Sha256Digest;
 use crate::store::manifest::FileState;
