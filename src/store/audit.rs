@@ -1,7 +1,7 @@
 //! The audit log (G7): one hash-chained JSON line per change, appended under the exclusive lock.
 //!
 //! Guarantee: an edited, removed, reordered, inserted or truncated record is found by
-//! [`verify`](chain::verify) and named by its line; a damaged log never blocks a write.
+//! [`verify`] and named by its line; a damaged log never blocks a write.
 //!
 //! How it works. `<state>/audit.jsonl` holds one record a line, keys in a fixed order, no
 //! whitespace (DESIGN §4). Each record's `hash` is

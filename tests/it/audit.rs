@@ -467,3 +467,40 @@ fn verify_without_a_store_is_clean_unless_a_head_is_expected() {
     ws.run(&["audit", "verify", "--expect-head", "nothex"])
         .code(2);
 }
+
+#[test]
+fn the_actor_names_user_host_git_email_and_ci() {
+    let ws = Ws::new();
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join(".gitconfig"),
+        "[user]\n\tname = Ada\n\temail = ada@example.com\n",
+    )
+    .unwrap();
+    let write = |envs: &[(&str, &str)], file: &str| {
+        let mut cmd = std::process::Command::new(bin());
+        cmd.args(["atomic", "write", file])
+            .current_dir(ws.root())
+            .env("HOME", home.path())
+            .env("USER", "ada")
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("CI")
+            .env_remove("GITHUB_ACTIONS")
+            .envs(envs.iter().copied());
+        run(cmd, Some(b"{}\n")).ok();
+        record(&lines(&ws).pop().unwrap())["actor"].clone()
+    };
+    let a = write(&[], "a.json");
+    assert_eq!(a["user"], "ada");
+    assert_eq!(a["email"], "ada@example.com");
+    assert_eq!(a["ci"], serde_json::Value::Null);
+    assert!(a["host"].is_string() && a["uid"].is_u64(), "{a}");
+    let a = write(&[("CI", "true"), ("GITHUB_ACTIONS", "true")], "b.json");
+    assert_eq!(a["ci"], "github-actions");
+    let a = write(&[("CI", "1")], "c.json");
+    assert_eq!(a["ci"], "ci");
+    // Without any git configuration there is no email, and nothing fails.
+    std::fs::remove_file(home.path().join(".gitconfig")).unwrap();
+    let a = write(&[], "d.json");
+    assert_eq!(a["email"], serde_json::Value::Null);
+}
