@@ -331,6 +331,7 @@ pub fn verify(
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(e).ctx("open", path),
     };
+    let head_damaged = head.is_err();
     let head = match head {
         Ok(h) => h,
         Err(reason) => {
@@ -402,7 +403,7 @@ pub fn verify(
     }
     let broken = walked.bad.is_some();
     match (&head, &at_head) {
-        (None, _) if walked.lines > 1 || (walked.lines == 1 && broken) => {
+        (None, _) if !head_damaged && (walked.lines > 1 || (walked.lines == 1 && broken)) => {
             report.findings.push(AuditFinding::at(
                 HEAD,
                 None,

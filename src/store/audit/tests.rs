@@ -245,3 +245,22 @@ fn an_empty_log_without_a_head_starts_again() {
     );
     assert_eq!(verify_clean(dir.path()).records, 2);
 }
+
+#[test]
+fn a_damaged_head_is_one_finding() {
+    let dir = tempfile::tempdir().unwrap();
+    append(dir.path(), false, &options(), &[entry("a", 1)], false).unwrap();
+    fs::write(dir.path().join(HEAD), b"{\"seq\":").unwrap();
+    let r = verify(dir.path(), &VerifyOptions::default(), &mut |_, _| {}).unwrap();
+    assert_eq!(r.findings.len(), 1, "{:#?}", r.findings);
+    assert_eq!(
+        (r.findings[0].file.as_str(), r.findings[0].line),
+        (HEAD, None)
+    );
+    // The next append cannot trust the head: a new segment.
+    let notices = append(dir.path(), false, &options(), &[entry("b", 2)], false).unwrap();
+    assert!(
+        matches!(notices[..], [AppendNotice::Segment { .. }]),
+        "{notices:?}"
+    );
+}
