@@ -67,6 +67,15 @@ pub enum Event {
         /// The file does not exist yet.
         created: bool,
     },
+    /// `audit verify` finished (its findings were reported as diagnostics before).
+    AuditVerified {
+        /// Good records read.
+        records: u64,
+        /// The hash of the last good record: keep it to pass as `--expect-head` later.
+        head: Option<String>,
+        /// Error findings reported.
+        errors: usize,
+    },
     /// A write that would not change the bytes was skipped: the file and its mtime are untouched.
     FileUnchanged {
         /// Relative to the workspace root.

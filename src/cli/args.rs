@@ -14,6 +14,7 @@ Examples:
   cargo atomic backups list config/app.json
   cargo atomic backups restore config/app.json
   cargo atomic backups prune --dry-run
+  cargo atomic audit verify
 
 Exit codes: 0 success, 1 findings (invalid data, stale output, checksum mismatch),
 2 the command could not run and nothing was changed, 101 internal bug.";
@@ -277,10 +278,16 @@ Examples:
         dry_run: bool,
     },
     /// List and restore the backups of replaced and deleted files
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  cargo atomic backups list config/app.json\n  cargo atomic backups restore config/app.json --id 3f9a1c\n  cargo atomic backups prune --dry-run"
+    )]
     Backups(BackupsCommand),
     /// Install or remove a git pre-commit hook that runs `cargo atomic check` on staged files
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  cargo atomic hook install\n  cargo atomic hook uninstall"
+    )]
     Hook(HookCommand),
     /// Start a configuration: atomic.toml, an example schema, the state directory in .gitignore
     #[command(after_help = "\
@@ -300,6 +307,12 @@ Examples:
         /// The shell
         shell: clap_complete::Shell,
     },
+    /// Show and verify the hash-chained audit log of every change
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  cargo atomic audit show --limit 20\n  cargo atomic audit verify"
+    )]
+    Audit(AuditCommand),
 }
 
 /// `hook` subcommands.
@@ -317,6 +330,52 @@ pub enum HookCommand {
     /// Remove the pre-commit hook, if cargo atomic wrote it
     #[command(after_help = "Example:\n  cargo atomic hook uninstall")]
     Uninstall,
+}
+
+/// `audit` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List audit records, oldest first (newest last); --limit keeps the newest N
+    #[command(after_help = "\
+Records are listed as they are, without checking the chain; `audit verify` checks it.
+
+Examples:
+  cargo atomic audit show --limit 20
+  cargo atomic audit show --path config/app.json --since 7d
+  cargo atomic audit show --since 2026-11-25 --message-format json")]
+    Show {
+        /// Only the newest N records (after the other filters)
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// Only the records of this file
+        #[arg(long, value_name = "P")]
+        path: Option<PathBuf>,
+        /// Only records from this long ago (2h, 7d) or since this time (2026-11-25, 2026-11-25T20:00:00Z)
+        #[arg(long, value_name = "DURATION|TIME")]
+        since: Option<String>,
+    },
+    /// Check the hash chain and the head; name the first bad line
+    #[command(after_help = "\
+Finds an edited, removed, reordered, inserted or truncated record and names its line. A torn
+last line (an interrupted append) is a warning; --repair cuts it off and records that. Keep the
+head hash it prints somewhere else and pass it later as --expect-head: that also catches a
+rewrite of the log together with its head. Findings exit 1.
+
+Examples:
+  cargo atomic audit verify
+  cargo atomic audit verify --deep --expect-head \"$SAVED_HEAD\"
+  cargo atomic audit verify --repair")]
+    Verify {
+        /// A head hash kept from an earlier run: some record must have it
+        #[arg(long, value_name = "HASH")]
+        expect_head: Option<String>,
+        /// Also check every file against its last recorded state, and every backup object
+        #[arg(long)]
+        deep: bool,
+        /// Cut off a torn last line first (appending a record that says so)
+        #[arg(long)]
+        repair: bool,
+    },
 }
 
 /// `--arrays`.

@@ -14,16 +14,36 @@ use cargo_atomic::doc::Format;
 use cargo_atomic::doc::merge::ArrayStrategy;
 use cargo_atomic::exit;
 use cargo_atomic::ops::{
-    self, ApplyRequest, CheckRequest, Error, ExplainRequest, MergeRequest, Outcome, RotateRequest,
-    SetRequest, UnsetRequest, ValidateRequest, Workspace, WriteRequest,
+    self, ApplyRequest, AuditShowRequest, AuditVerifyRequest, CheckRequest, Error, ExplainRequest,
+    MergeRequest, Outcome, RotateRequest, SetRequest, UnsetRequest, ValidateRequest, Workspace,
+    WriteRequest,
 };
+use cargo_atomic::store::{Tool, ToolMode};
 
-use args::{BackupsCommand, Cli, Command, HookCommand};
+use args::{AuditCommand, BackupsCommand, Cli, Command, HookCommand};
 use render::Printer;
 
 /// Runs the tool with these arguments and returns the exit code.
 pub fn run(argv: Vec<std::ffi::OsString>) -> i32 {
     let argv = args::normalize_args(argv);
+    // Recorded in the audit log, as given.
+    let tool = Tool {
+        mode: if std::env::var_os("PRE_COMMIT").is_some_and(|v| v == "1") {
+            ToolMode::Hook
+        } else {
+            ToolMode::Cli
+        },
+        // The program by its name only: where it is installed is nobody's business.
+        argv: argv
+            .iter()
+            .enumerate()
+            .map(|(i, a)| match std::path::Path::new(a).file_name() {
+                Some(name) if i == 0 => name.to_string_lossy().into_owned(),
+                _ => a.to_string_lossy().into_owned(),
+            })
+            .collect(),
+        ..Tool::default()
+    };
     // Recorded with backups: the command as a person would type it, without our install path.
     let command_line = std::iter::once("cargo atomic".into())
         .chain(argv.iter().skip(1).map(|a| a.to_string_lossy()))
@@ -51,7 +71,7 @@ pub fn run(argv: Vec<std::ffi::OsString>) -> i32 {
         g.quiet,
         g.verbose,
     );
-    let code = match dispatch(&cli, command_line, &mut p) {
+    let code = match dispatch(&cli, command_line, tool, &mut p) {
         Ok(code) => code,
         Err(e) => {
             if let Error::ConfigFindings { diagnostics, .. } = &e {
@@ -70,7 +90,7 @@ pub fn run(argv: Vec<std::ffi::OsString>) -> i32 {
     code
 }
 
-fn dispatch(cli: &Cli, command_line: String, p: &mut Printer) -> Result<i32, Error> {
+fn dispatch(cli: &Cli, command_line: String, tool: Tool, p: &mut Printer) -> Result<i32, Error> {
     if let Command::Completions { shell } = &cli.command {
         let mut out = Vec::new();
         // For the `cargo-atomic` binary: cargo's own completion does not reach subcommands.
@@ -84,11 +104,12 @@ fn dispatch(cli: &Cli, command_line: String, p: &mut Printer) -> Result<i32, Err
         path: PathBuf::from("."),
         source: e,
     })?;
-    let ws = Workspace::discover(
+    let mut ws = Workspace::discover(
         cli.global.manifest_path.as_deref(),
         cli.global.config.as_deref(),
         &cwd,
     )?;
+    ws.tool = tool;
     let code = match &cli.command {
         Command::Validate {
             paths,
@@ -283,6 +304,28 @@ fn dispatch(cli: &Cli, command_line: String, p: &mut Printer) -> Result<i32, Err
             let path = ws.relative(&cwd, path)?;
             let outcome = ops::restore(&ws, &path, id.as_deref(), command_line, p)?;
             finish(p, None, outcome)
+        }
+        Command::Audit(AuditCommand::Show { limit, path, since }) => {
+            let req = AuditShowRequest {
+                limit: *limit,
+                path: path.as_ref().map(|f| ws.relative(&cwd, f)).transpose()?,
+                since: since.clone(),
+            };
+            let records = ops::audit_show(&ws, &req, p)?;
+            p.audit_records(&records);
+            exit::SUCCESS
+        }
+        Command::Audit(AuditCommand::Verify {
+            expect_head,
+            deep,
+            repair,
+        }) => {
+            let req = AuditVerifyRequest {
+                expect_head: expect_head.clone(),
+                deep: *deep,
+                repair: *repair,
+            };
+            ops::audit_verify(&ws, &req, p)?.exit_code()
         }
     };
     Ok(code)

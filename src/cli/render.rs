@@ -8,7 +8,7 @@ use std::io::{self, IsTerminal, Write};
 use cargo_atomic::diagnostic::{Diagnostic, Severity, render_diff};
 use cargo_atomic::event::{BackupDecision, Event, RecoveryAction, Sink};
 use cargo_atomic::ops::{ConfigReport, Explanation, HookAction, Outcome, Step};
-use cargo_atomic::store::BackupRecord;
+use cargo_atomic::store::{AuditRecord, BackupRecord, FileState};
 
 use super::args::{ColorWhen, MessageFormat};
 
@@ -393,6 +393,54 @@ impl Printer {
     }
 }
 
+impl Printer {
+    /// `audit show`: a table on stdout (oldest first, newest last), or JSON lines.
+    pub fn audit_records(&mut self, records: &[AuditRecord]) {
+        if self.format == MessageFormat::Json {
+            for r in records {
+                let mut v = serde_json::to_value(r).expect("records serialize");
+                v.as_object_mut()
+                    .expect("a record is an object")
+                    .shift_insert(0, "reason".into(), "audit-record".into());
+                self.json(&v);
+            }
+            return;
+        }
+        if records.is_empty() {
+            self.status("Empty", "no audit records");
+            return;
+        }
+        let short = |s: &Option<FileState>| s.map_or("-".to_owned(), |s| s.sha256.short(8));
+        let mut s = format!(
+            "{:<24}  {:<28}  {:<8}  {:<19}  {}\n",
+            "TIME", "ACTOR", "OP", "CHANGE", "PATH"
+        );
+        for r in records {
+            let mut actor = r.actor.email.clone().unwrap_or_else(|| {
+                let user = r.actor.user.as_deref().unwrap_or("?");
+                match &r.actor.host {
+                    Some(h) => format!("{user}@{h}"),
+                    None => user.to_owned(),
+                }
+            });
+            if let Some(ci) = &r.actor.ci {
+                let _ = write!(actor, " ({ci})");
+            }
+            let change = format!("{} → {}", short(&r.before), short(&r.after));
+            let _ = writeln!(
+                s,
+                "{:<24}  {:<28}  {:<8}  {:<19}  {}",
+                r.ts,
+                actor,
+                r.op,
+                change,
+                r.path.as_deref().unwrap_or("")
+            );
+        }
+        self.out(&s);
+    }
+}
+
 impl Sink for Printer {
     fn event(&mut self, event: Event) {
         if let Event::Diagnostic(d) = &event {
@@ -584,9 +632,40 @@ impl Sink for Printer {
                     ),
                 );
             }
+            Event::AuditVerified {
+                records,
+                head,
+                errors,
+            } => {
+                if errors > 0 {
+                    let line = format!(
+                        "{}{}",
+                        self.paint(RED, "error"),
+                        self.paint(
+                            BOLD,
+                            &format!(
+                                ": audit verification found {} ({} verified)\n",
+                                plural_n(errors, "problem"),
+                                plural_n(records as usize, "record")
+                            )
+                        )
+                    );
+                    self.err(&line);
+                } else {
+                    let head = head.map(|h| format!("; head {h}")).unwrap_or_default();
+                    self.status(
+                        "Verified",
+                        &format!("audit log: {}{head}", plural_n(records as usize, "record")),
+                    );
+                }
+            }
             Event::Diagnostic(_) => unreachable!("handled above"),
         }
     }
+}
+
+fn plural_n(n: usize, word: &str) -> String {
+    format!("{n} {}", plural(n, word))
 }
 
 impl Printer {

@@ -2,7 +2,8 @@
 //!
 //! 1. every file the `[[validate]]` entries name is valid;
 //! 2. every `[[merge]]` output is what `apply` would write now (else `stale`, with the diff);
-//! 3. every managed file matches the manifest (else `drift`: edited by hand since written).
+//! 3. every managed file matches the manifest (else `drift`: edited by hand since written);
+//! 4. the audit log's hash chain and head are whole (else `audit`).
 //!
 //! Given files (a pre-commit hook's), only what concerns them is checked.
 //!
@@ -17,7 +18,7 @@ use super::render::Findings;
 use super::{Error, Outcome, ValidateRequest, Workspace, validate};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::event::{Event, Sink};
-use crate::store::Store;
+use crate::store::{Store, VerifyOptions};
 
 /// What to check.
 #[derive(Debug, Clone, Default)]
@@ -106,6 +107,10 @@ pub fn check(
     outcome.add(merged);
     if let Some(store) = &store {
         outcome.add(drift(store, &files, sink)?);
+        // The whole chain, once per run; a hook's run over some files leaves it to CI.
+        if files.is_empty() && ws.config.audit.enabled {
+            outcome.add(audit_chain(store, sink)?);
+        }
     }
     Ok(outcome)
 }
@@ -125,6 +130,21 @@ impl Sink for Invalid<'_> {
         }
         self.sink.event(event);
     }
+}
+
+/// The audit log's chain and head, as `audit verify` checks them.
+fn audit_chain(store: &Store, sink: &mut dyn Sink) -> Result<Outcome, Error> {
+    let report = store.verify_audit(&VerifyOptions::default(), &mut |_, _| {})?;
+    let mut outcome = Outcome::default();
+    for f in &report.findings {
+        let d = super::audit::finding(store, f);
+        match d.severity {
+            crate::diagnostic::Severity::Error => outcome.errors += 1,
+            crate::diagnostic::Severity::Warning => outcome.warnings += 1,
+        }
+        sink.event(Event::Diagnostic(d));
+    }
+    Ok(outcome)
 }
 
 /// Every managed file against the manifest.

@@ -78,5 +78,6 @@ pub fn merge(
     drop(store);
     let written = write::report(committed, sink);
     outcome.written = written.written;
+    outcome.warnings += written.warnings;
     Ok((outcome, None))
 }

@@ -5,6 +5,7 @@
 //! failures are [`Error`]s, and every failure leaves the disk as it was.
 
 mod apply;
+mod audit;
 mod backups;
 mod check;
 mod config;
@@ -28,6 +29,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use apply::{ApplyRequest, Outputs, apply, render_merges, unified_diff};
+pub use audit::{AuditShowRequest, AuditVerifyRequest, audit_show, audit_verify};
 pub use backups::{list_backups, restore};
 pub use check::{CheckRequest, check};
 pub use config::{ConfigEntry, ConfigReport, effective_config};
@@ -43,8 +45,8 @@ pub use rotate::{RotateRequest, rotate};
 pub use validate::{ValidateRequest, validate};
 pub use verify::verify;
 pub use workspace::{
-    ArraysName, ByKey, Compress, Config, MergeEntry, Naming, PathStrategy, RotateEntry,
-    SchemasConfig, Settings, ValidateEntry, Workspace, config_schema,
+    ArraysName, AuditConfig, ByKey, Compress, Config, MergeEntry, Naming, PathStrategy,
+    RotateEntry, SchemasConfig, Settings, ValidateEntry, Workspace, config_schema,
 };
 pub use write::{WriteRequest, write};
 

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use super::{Error, Outcome, Workspace};
 use crate::event::{BackupDecision, Event, Sink};
 use crate::store::retention::{self, Item};
-use crate::store::{BackupRecord, Removal, Store, StoreError};
+use crate::store::{AuditEntry, AuditOutcome, BackupRecord, FileState, Removal, Store, StoreError};
 
 /// What `backups prune` is asked to do.
 #[derive(Debug, Clone, Default)]
@@ -84,8 +84,23 @@ pub fn prune(ws: &Workspace, req: &PruneRequest, sink: &mut dyn Sink) -> Result<
         store.plan_removal(&dropped)?
     } else {
         let removal = store.remove_backups(&dropped)?;
-        for r in &removal.records {
-            audit_removed(r, &req.command);
+        // One `prune` record per removed backup, under the lock the removal ran under.
+        let entries: Vec<AuditEntry> = removal
+            .records
+            .iter()
+            .map(|r| AuditEntry {
+                op: "prune".into(),
+                path: Some(r.path.to_string_lossy().replace('\\', "/")),
+                before: Some(FileState {
+                    sha256: r.sha256,
+                    size: r.size,
+                }),
+                after: None,
+                outcome: AuditOutcome::Ok,
+            })
+            .collect();
+        for d in store.append_audit(&entries) {
+            sink.event(Event::Diagnostic(d));
         }
         removal
     };
@@ -109,11 +124,6 @@ pub fn prune(ws: &Workspace, req: &PruneRequest, sink: &mut dyn Sink) -> Result<
         ..Outcome::default()
     })
 }
-
-// audit: one record per removed backup (`op: "prune"`, `path`, `before: {sha256, size}` of the
-// backup, no `after`), appended under the lock that `remove_backups` ran under, once the index
-// no longer lists it. The audit log (branch audit) plugs in here.
-fn audit_removed(_record: &BackupRecord, _command: &str) {}
 
 fn decision(r: &BackupRecord, d: &retention::Decision) -> BackupDecision {
     BackupDecision {

@@ -19,7 +19,7 @@ use super::Error;
 use super::retention::BackupsConfig;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::doc::{self, Format, Limits, schema};
-use crate::store::{Durability, StoreOptions};
+use crate::store::{AuditOptions, Durability, StoreOptions, Tool};
 
 /// The `[settings]` table.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -210,6 +210,20 @@ pub struct SchemasConfig {
     pub map: std::collections::BTreeMap<String, PathBuf>,
 }
 
+/// The `[audit]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct AuditConfig {
+    /// Append a record to `<state-dir>/audit.jsonl` for every change (default: true).
+    pub enabled: bool,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig { enabled: true }
+    }
+}
+
 /// `atomic.toml`. The tables that later commands read are accepted here and checked by them.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[schemars(title = "atomic.toml", description = "Configuration of cargo atomic")]
@@ -225,9 +239,8 @@ pub struct Config {
     pub rotate: Vec<RotateEntry>,
     /// `[backups]`: how long backups are kept (`backups prune`).
     pub backups: BackupsConfig,
-    /// `[audit]`.
-    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
-    pub audit: Option<toml::Table>,
+    /// `[audit]`: the hash-chained log of every change.
+    pub audit: AuditConfig,
     /// `[schemas]`: offline locations of remote schemas.
     pub schemas: SchemasConfig,
 }
@@ -250,6 +263,9 @@ pub struct Workspace {
     pub config: Config,
     /// The file the configuration came from, if any.
     pub config_source: Option<PathBuf>,
+    /// What audit records say made the changes: the library by default; the CLI sets its
+    /// mode and command line.
+    pub tool: Tool,
 }
 
 impl Workspace {
@@ -290,6 +306,7 @@ impl Workspace {
             root,
             config,
             config_source,
+            tool: Tool::default(),
         })
     }
 
@@ -299,6 +316,11 @@ impl Workspace {
             state_dir: self.config.settings.state_dir.clone(),
             durability: self.config.settings.durability,
             command,
+            audit: AuditOptions {
+                enabled: self.config.audit.enabled,
+                actor: super::audit::actor(&self.root),
+                tool: self.tool.clone(),
+            },
             ..StoreOptions::default()
         }
     }

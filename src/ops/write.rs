@@ -38,12 +38,17 @@ pub fn write(ws: &Workspace, req: WriteRequest, sink: &mut dyn Sink) -> Result<O
     Ok(report(committed, sink))
 }
 
-/// Reports each file of a committed transaction as an event.
+/// Reports each file of a committed transaction as an event, after any warning about the
+/// audit log (which never fails a committed change).
 pub(crate) fn report(committed: Committed, sink: &mut dyn Sink) -> Outcome {
     let mut outcome = Outcome {
         files: committed.files.len(),
+        warnings: committed.audit.len(),
         ..Outcome::default()
     };
+    for d in committed.audit {
+        sink.event(Event::Diagnostic(d));
+    }
     for f in committed.files {
         match f.after {
             Some(after) if f.unchanged() => sink.event(Event::FileUnchanged {

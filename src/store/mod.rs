@@ -6,10 +6,11 @@
 //! after recovery of any interrupted transaction.
 //!
 //! On disk (`<root>/<state-dir>`, created 0700): `lock`, `journal/`, `objects/<sha256>`,
-//! `backups.jsonl`, `manifest.json`, `rotations.json`, and `prune-pending.json` while a prune
-//! removes objects.
+//! `backups.jsonl`, `manifest.json`, `rotations.json`, `audit.jsonl` and `audit.head`, and
+//! `prune-pending.json` while a prune removes objects.
 
 mod atomic;
+pub mod audit;
 mod error;
 mod hash;
 mod journal;
@@ -39,6 +40,12 @@ pub use prune::Removal;
 pub use rotation::{ArtifactDir, RotatedFile, Rotations, Step as RotationStep, temp_name};
 pub use txn::{Committed, FileChange, Transaction};
 
+pub use audit::{
+    Actor, AuditEntry, AuditFinding, AuditOptions, AuditOutcome, AuditRecord, AuditReport,
+    ObjectCheck, Tool, ToolMode, VerifyOptions,
+};
+
+use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::event::{Event, RecoveryAction, Sink};
 use error::IoContext;
 use journal::Stage;
@@ -56,6 +63,8 @@ pub struct StoreOptions {
     pub links: LinkPolicy,
     /// The command line, recorded with each backup.
     pub command: String,
+    /// Whether and as whom changes are recorded in the audit log.
+    pub audit: AuditOptions,
 }
 
 impl Default for StoreOptions {
@@ -65,6 +74,7 @@ impl Default for StoreOptions {
             durability: Durability::Full,
             links: LinkPolicy::default(),
             command: String::new(),
+            audit: AuditOptions::default(),
         }
     }
 }
@@ -86,6 +96,7 @@ pub struct Store {
     durability: Durability,
     links: LinkPolicy,
     command: String,
+    audit: AuditOptions,
     lock: StoreLock,
 }
 
@@ -123,6 +134,7 @@ impl Store {
             durability: options.durability,
             links: options.links,
             command: options.command,
+            audit: options.audit,
             lock,
         })
     }
@@ -156,6 +168,7 @@ impl Store {
             durability: options.durability,
             links: options.links,
             command: options.command,
+            audit: options.audit,
             lock,
         }))
     }
@@ -168,6 +181,7 @@ impl Store {
             LockMode::Exclusive,
             "recovery needs the exclusive lock"
         );
+        audit::remove_stale_temp(&self.state)?;
         let mut n = 0;
         for path in journal::list(&self.journal_dir())? {
             let (intent, stage) = journal::read(&path)?;
@@ -199,8 +213,32 @@ impl Store {
                     continue;
                 }
             };
+            // Recorded before the journal goes: a crash in between records it again (the next
+            // recovery finds nothing to do but appends), rather than never.
+            let entries: Vec<AuditEntry> = intent
+                .entries
+                .iter()
+                .filter(|e| e.before != e.after && action != RecoveryAction::Discarded)
+                .map(|e| {
+                    let (before, after) = match action {
+                        RecoveryAction::RolledBack => (e.after, e.before),
+                        _ => (e.before, e.after),
+                    };
+                    AuditEntry {
+                        op: "recover".into(),
+                        path: Some(e.path.clone()),
+                        before,
+                        after,
+                        outcome: AuditOutcome::Ok,
+                    }
+                })
+                .collect();
+            let warnings = self.append_audit(&entries);
             journal::remove(&path)?;
             n += 1;
+            for w in warnings {
+                sink.event(Event::Diagnostic(w));
+            }
             sink.event(Event::Recovered {
                 txid: intent.txid.clone(),
                 action,
@@ -286,6 +324,109 @@ impl Store {
         ArtifactDir::open_abs(rel.to_owned(), real, self.durability.syncs())
     }
 
+    /// Appends one audit record per entry, under the exclusive lock. Never fails: what went
+    /// wrong (the log could not be written; it was damaged and a new segment started; a torn
+    /// line was cut off) comes back as warnings, because the changes it records stand.
+    pub fn append_audit(&self, entries: &[AuditEntry]) -> Vec<Diagnostic> {
+        if !self.audit.enabled || entries.is_empty() {
+            return Vec::new();
+        }
+        assert_eq!(
+            self.lock.mode(),
+            LockMode::Exclusive,
+            "appending needs the exclusive lock"
+        );
+        let sync = self.durability.syncs();
+        match audit::append(&self.state, sync, &self.audit, entries, false) {
+            Ok(notices) => notices.iter().map(|n| self.audit_notice(n)).collect(),
+            Err(e) => vec![self.audit_warning(
+                format!("cannot append to the audit log: {}", error_chain(&e)),
+                "the change itself is complete, but it is not recorded in the audit log",
+            )],
+        }
+    }
+
+    /// `audit verify --repair`: cuts off a torn last line and appends a `repair` record.
+    /// Returns what was done (nothing when the tail was whole).
+    pub fn repair_audit(&self) -> Result<Vec<Diagnostic>> {
+        assert_eq!(
+            self.lock.mode(),
+            LockMode::Exclusive,
+            "repairing needs the exclusive lock"
+        );
+        let sync = self.durability.syncs();
+        let notices = audit::append(&self.state, sync, &self.audit, &[], true)?;
+        Ok(notices.iter().map(|n| self.audit_notice(n)).collect())
+    }
+
+    /// Verifies the audit chain, streaming; `visit` gets each good record with its line.
+    pub fn verify_audit(
+        &self,
+        options: &VerifyOptions,
+        visit: &mut dyn FnMut(u64, &AuditRecord),
+    ) -> Result<AuditReport> {
+        audit::verify(&self.state, options, visit)
+    }
+
+    /// Every audit record that parses, oldest first, unverified; stops when `visit` says so.
+    pub fn audit_records(&self, visit: &mut dyn FnMut(AuditRecord) -> bool) -> Result<()> {
+        audit::read_records(&self.state, visit)
+    }
+
+    /// Whether the backup object `d` exists and hashes to its name (streaming).
+    pub fn check_object(&self, d: &Sha256Digest) -> Result<ObjectCheck> {
+        audit::check_object(&self.state.join("objects"), d)
+    }
+
+    /// A file of the state directory as findings name it: relative to the root when inside it.
+    pub fn state_file(&self, name: &str) -> PathBuf {
+        let abs = self.state.join(name);
+        abs.strip_prefix(&self.root)
+            .map(Path::to_owned)
+            .unwrap_or(abs)
+    }
+
+    fn audit_notice(&self, n: &audit::AppendNotice) -> Diagnostic {
+        match n {
+            audit::AppendNotice::Repaired { bytes, .. } => self.audit_warning(
+                format!(
+                    "cut off a torn last line of the audit log ({bytes} bytes): an earlier append was interrupted"
+                ),
+                "a `repair` record in the log says so",
+            ),
+            audit::AppendNotice::Segment {
+                reason,
+                set_aside,
+                linked,
+            } => {
+                let link = match linked {
+                    Some(l) => format!("that links to its last good record (seq {})", l.seq),
+                    None => "(it had no good record to link to)".into(),
+                };
+                let mut d = self.audit_warning(
+                    format!("the audit log is damaged: {reason}"),
+                    format!("a new log starts with a `segment` record {link}"),
+                );
+                if !set_aside.is_empty() {
+                    d.notes.push(format!(
+                        "the damaged log is kept as `{}`",
+                        self.state_file(set_aside).display()
+                    ));
+                }
+                d.notes
+                    .push("`cargo atomic audit verify` explains the break".into());
+                d
+            }
+        }
+    }
+
+    fn audit_warning(&self, message: String, note: impl Into<String>) -> Diagnostic {
+        let mut d =
+            Diagnostic::error(Code::Audit, self.state_file(audit::LOG), message).with_note(note);
+        d.severity = Severity::Warning;
+        d
+    }
+
     fn journal_dir(&self) -> PathBuf {
         self.state.join("journal")
     }
@@ -315,6 +456,18 @@ pub fn check_target(root: &Path, path: &Path) -> Result<()> {
         allow_hardlinks: true,
     };
     atomic::resolve(&root, path, links).map(drop)
+}
+
+/// An error and its causes, on one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
 }
 
 /// Digest and size of any file, streaming in constant memory.

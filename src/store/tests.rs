@@ -441,3 +441,82 @@ fn commit_keeps_backups_by_link_with_the_original_mode() {
         (1, 0o640)
     );
 }
+
+fn audit_records(store: &Store) -> Vec<AuditRecord> {
+    let mut out = Vec::new();
+    store
+        .audit_records(&mut |r| {
+            out.push(r);
+            true
+        })
+        .unwrap();
+    out
+}
+
+#[test]
+fn recovery_is_recorded_in_the_audit_log() {
+    // Rolled forward: old → new.
+    let t = tempfile::tempdir().unwrap();
+    let (store, _) = crashed(t.path(), b"old", b"new", true, false);
+    recover(&store, RecoverMode::RollForward).unwrap();
+    let records = audit_records(&store);
+    let ops: Vec<&str> = records.iter().map(|r| r.op.as_str()).collect();
+    assert_eq!(ops, ["genesis", "recover"]);
+    let r = &records[1];
+    assert_eq!(r.path.as_deref(), Some("f"));
+    assert_eq!(
+        (r.before, r.after),
+        (Some(state(b"old")), Some(state(b"new")))
+    );
+
+    // Rolled back: the record says the file went back from the new bytes to the old.
+    let t = tempfile::tempdir().unwrap();
+    let (store, _) = crashed(t.path(), b"old", b"new", true, false);
+    recover(&store, RecoverMode::RollBack).unwrap();
+    let r = audit_records(&store).pop().unwrap();
+    assert_eq!(r.op, "recover");
+    assert_eq!(
+        (r.before, r.after),
+        (Some(state(b"new")), Some(state(b"old")))
+    );
+
+    // Discarded: nothing changed, nothing recorded.
+    let t = tempfile::tempdir().unwrap();
+    let (store, _) = crashed(t.path(), b"old", b"new", false, false);
+    recover(&store, RecoverMode::RollForward).unwrap();
+    assert!(audit_records(&store).is_empty());
+}
+
+#[test]
+fn a_committed_transaction_records_one_audit_record_per_changed_file() {
+    let t = tempfile::tempdir().unwrap();
+    fs::write(t.path().join("same"), b"same").unwrap();
+    fs::write(t.path().join("gone"), b"gone").unwrap();
+    let store = open(t.path());
+    let mut tx = store.transaction("merge");
+    tx.write("a", b"a".to_vec()).unwrap();
+    tx.write("same", b"same".to_vec()).unwrap();
+    tx.delete("gone").unwrap();
+    let done = tx.commit().unwrap();
+    assert!(done.audit.is_empty(), "{:?}", done.audit);
+    let records = audit_records(&store);
+    let got: Vec<(&str, Option<&str>)> = records
+        .iter()
+        .map(|r| (r.op.as_str(), r.path.as_deref()))
+        .collect();
+    // `same` was only recorded in the manifest: its bytes did not change.
+    assert_eq!(
+        got,
+        [
+            ("genesis", None),
+            ("merge", Some("a")),
+            ("merge", Some("gone"))
+        ]
+    );
+    assert_eq!(records[2].after, None);
+    let report = store
+        .verify_audit(&VerifyOptions::default(), &mut |_, _| {})
+        .unwrap();
+    assert!(report.findings.is_empty());
+    assert_eq!(report.records, 3);
+}

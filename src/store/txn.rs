@@ -100,6 +100,9 @@ pub struct Committed {
     pub txid: String,
     /// Each file, in the order it was added.
     pub files: Vec<FileChange>,
+    /// Warnings about the audit log (it could not be written, or was damaged and restarted):
+    /// the changes stand all the same.
+    pub audit: Vec<crate::diagnostic::Diagnostic>,
 }
 
 impl<'s> Transaction<'s> {
@@ -253,13 +256,18 @@ impl<'s> Transaction<'s> {
             e.before == e.after && e.manifest_before == e.after && e.inputs == e.inputs_before
         });
         if all_recorded {
-            return Ok(Committed { txid, files });
+            return Ok(Committed {
+                txid,
+                files,
+                audit: Vec::new(),
+            });
         }
+        let op = self.op;
         let intent = Intent {
             txid: txid.clone(),
             time: now_rfc3339(),
             command: store.command.clone(),
-            op: self.op,
+            op: op.clone(),
             created_dirs: missing_dirs(&store.root, &entries)?,
             manifest_temp: sys::temp_name(OsStr::new("manifest.json")).into(),
             entries,
@@ -291,10 +299,33 @@ impl<'s> Transaction<'s> {
             return Err(e);
         }
         // Every file is new and recorded now, so nothing after this may report failure: a
-        // failed command must mean "nothing changed". `finish` is best effort for that reason.
+        // failed command must mean "nothing changed". The audit append and `finish` are best
+        // effort for that reason. The append goes first: a crash between the two leaves a
+        // journal, and recovery then records the transaction again (as `recover`), rather than
+        // not at all.
+        let audit = store.append_audit(&audit_entries(&op, &files));
         journal.finish();
-        Ok(Committed { txid, files })
+        Ok(Committed { txid, files, audit })
     }
+}
+
+/// One audit entry per file whose bytes changed.
+fn audit_entries(op: &str, files: &[FileChange]) -> Vec<super::AuditEntry> {
+    files
+        .iter()
+        .filter(|f| f.before != f.after)
+        .map(|f| super::AuditEntry {
+            op: if f.after.is_none() && op == "write" {
+                "delete".into()
+            } else {
+                op.to_owned()
+            },
+            path: Some(f.path.to_string_lossy().into_owned()),
+            before: f.before,
+            after: f.after,
+            outcome: super::AuditOutcome::Ok,
+        })
+        .collect()
 }
 
 /// Directories that must be created for the targets, outermost first, relative to the root.

@@ -595,3 +595,24 @@ output = "c.ini"
     }
     assert!(!Path::new(&ws.path(".atomic")).exists());
 }
+
+/// `check` also verifies the audit chain: an edited record fails it.
+#[test]
+fn check_finds_a_tampered_audit_log() {
+    let ws = layered();
+    ws.run(&["apply"]).ok();
+    ws.run(&["check"]).ok();
+    let log = ws.path(".atomic/audit.jsonl");
+    let text = fs::read_to_string(&log).unwrap();
+    fs::write(
+        &log,
+        text.replacen("\"op\":\"apply\"", "\"op\":\"write\"", 1),
+    )
+    .unwrap();
+    let r = ws.run(&["check", "--message-format", "json"]).code(1);
+    assert!(
+        codes(&r).iter().any(|c| c.starts_with("audit:")),
+        "{}",
+        r.stdout
+    );
+}

@@ -1,6 +1,7 @@
 //! Integration tests: the real `cargo-atomic` binary on real temp workspaces.
 
 mod apply;
+mod audit;
 mod build_script;
 mod cli;
 mod concurrency;

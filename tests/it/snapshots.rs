@@ -6,6 +6,10 @@ const COMMANDS: &[&[&str]] = &[
     &[],
     &["validate"],
     &["merge"],
+    &["apply"],
+    &["check"],
+    &["explain"],
+    &["config"],
     &["write"],
     &["set"],
     &["unset"],
@@ -16,6 +20,14 @@ const COMMANDS: &[&[&str]] = &[
     &["backups", "list"],
     &["backups", "restore"],
     &["backups", "prune"],
+    &["audit"],
+    &["audit", "show"],
+    &["audit", "verify"],
+    &["hook"],
+    &["hook", "install"],
+    &["hook", "uninstall"],
+    &["init"],
+    &["completions"],
 ];
 
 #[test]
@@ -30,8 +42,46 @@ fn every_help_text() {
         } else {
             format!("help-{}", cmd.join("-"))
         };
+        // Help that teaches: every command shows how it is used.
+        assert!(r.stdout.contains("Example"), "{name} has no example");
         snapshots(|| insta::assert_snapshot!(name, r.stdout));
     }
+}
+
+/// Every command (and subcommand) the tool has is in `COMMANDS`, so none escapes the checks above.
+#[test]
+fn every_command_has_its_help_checked() {
+    let ws = Ws::new();
+    let mut missing = Vec::new();
+    let mut stack: Vec<Vec<String>> = vec![Vec::new()];
+    while let Some(cmd) = stack.pop() {
+        let mut args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        args.push("--help");
+        let help = ws.run(&args).ok().stdout;
+        let Some(list) = help.split("Commands:\n").nth(1) else {
+            continue;
+        };
+        for line in list.lines().take_while(|l| !l.trim().is_empty()) {
+            // A command's name starts at column 2; wrapped descriptions are indented further.
+            let Some(name) = line.strip_prefix("  ").filter(|l| !l.starts_with(' ')) else {
+                continue;
+            };
+            let name = name.split_whitespace().next().unwrap().to_owned();
+            if name == "help" {
+                continue;
+            }
+            let mut sub = cmd.clone();
+            sub.push(name);
+            if !COMMANDS
+                .iter()
+                .any(|c| c.iter().copied().eq(sub.iter().map(String::as_str)))
+            {
+                missing.push(sub.join(" "));
+            }
+            stack.push(sub);
+        }
+    }
+    assert!(missing.is_empty(), "help not snapshotted: {missing:?}");
 }
 
 #[test]
@@ -75,4 +125,26 @@ fn human_output_of_an_integrity_finding() {
     ws.put("app.toml", "port = 81\n");
     let r = ws.run(&["verify"]).code(1);
     snapshots(|| insta::assert_snapshot!("verify-human", r.stderr));
+}
+
+#[test]
+fn human_output_of_an_audit_finding() {
+    let ws = Ws::new();
+    for i in 0..3 {
+        ws.run_stdin(
+            &["write", "app.json"],
+            Some(format!("{{\"n\": {i}}}\n").as_bytes()),
+        )
+        .ok();
+    }
+    let log = ws.path(".atomic/audit.jsonl");
+    let mut lines: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    lines.remove(1);
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    let r = ws.run(&["audit", "verify"]).code(1);
+    snapshots(|| insta::assert_snapshot!("audit-verify-human", r.stderr));
 }

@@ -19,8 +19,41 @@ use super::plan::Action;
 use crate::event::{Event, RecoveryAction, Sink};
 use crate::ops::Error;
 use crate::store::{
-    self, ArtifactDir, RotatedFile, RotationStep, Rotations, Sha256Digest, Store, StoreError,
+    self, ArtifactDir, AuditEntry, AuditOutcome, FileState, RotatedFile, RotationStep, Rotations,
+    Sha256Digest, Store, StoreError,
 };
+
+/// One audit record of a rotation step: `path` went from `before` to `after`. Rotated copies are
+/// not backups, so `--deep` expects no object for their `before`.
+fn audit_entry(
+    op: &str,
+    path: &Path,
+    before: Option<FileState>,
+    after: Option<FileState>,
+) -> AuditEntry {
+    AuditEntry {
+        op: op.to_owned(),
+        path: Some(path.to_string_lossy().replace('\\', "/")),
+        before,
+        after,
+        outcome: AuditOutcome::Ok,
+    }
+}
+
+/// Appends the records under the run's lock; a problem with the log is a warning (G7: a damaged
+/// log never blocks the work it records).
+fn audit(store: &Store, entries: &[AuditEntry], sink: &mut dyn Sink) {
+    for d in store.append_audit(entries) {
+        sink.event(Event::Diagnostic(d));
+    }
+}
+
+fn state_of(r: &RotatedFile) -> FileState {
+    FileState {
+        sha256: r.sha256,
+        size: r.size,
+    }
+}
 
 pub(super) fn split(p: &Path) -> (&Path, &OsStr) {
     (
@@ -111,14 +144,17 @@ pub(super) fn execute(
 
     // Records of copies somebody removed.
     if !forgets.is_empty() {
+        let mut entries = Vec::new();
         for a in &forgets {
             if let Action::Forget { path } = a {
+                let before = records.files.iter().find(|r| &r.path == path).map(state_of);
+                entries.push(audit_entry("rotate", path, before, None));
                 records.files.retain(|r| &r.path != path);
             }
         }
         store.save_rotations(records)?;
+        audit(store, &entries, sink);
         for a in &forgets {
-            // audit: one `rotate` record per forgotten copy (before = the record, after = none).
             report(event(a, None, false), sink);
         }
     }
@@ -139,11 +175,20 @@ pub(super) fn execute(
         dirs.of(from, true)?
             .rename_new(split(from).1, split(to).1)?;
         dirs.sync()?;
+        let mut state = None;
         for r in records.files.iter_mut().filter(|r| &r.path == from) {
             r.path = to.clone();
+            state = Some(state_of(r));
         }
         end(store, records)?;
-        // audit: one `rotate` record (path = to, before = from).
+        audit(
+            store,
+            &[
+                audit_entry("rotate", from, state, None),
+                audit_entry("rotate", to, None, state),
+            ],
+            sink,
+        );
         report(event(a, None, false), sink);
     }
 
@@ -181,6 +226,7 @@ pub(super) fn execute(
         }
         dirs.sync()?;
         let mut events = Vec::new();
+        let mut entries = Vec::new();
         for (entry, live, to) in moved {
             let (sha256, size) = dirs
                 .of(to, false)?
@@ -195,6 +241,12 @@ pub(super) fn execute(
                 time: time.to_owned(),
                 compressed: false,
             });
+            entries.push(audit_entry(
+                "rotate",
+                to,
+                None,
+                Some(FileState { sha256, size }),
+            ));
             events.push(Event::Rotated {
                 name: entry.clone(),
                 path: live.clone(),
@@ -204,8 +256,8 @@ pub(super) fn execute(
             });
         }
         end(store, records)?;
+        audit(store, &entries, sink);
         for e in events {
-            // audit: one `rotate` record per live file (path = live, after = {sha256, size}).
             report(e, sink);
         }
     }
@@ -257,13 +309,24 @@ pub(super) fn execute(
         }
         dirs.sync()?;
         let mut sizes = Vec::new();
-        for (_, to, _, digest) in &jobs {
+        let mut entries = Vec::new();
+        for (from, to, _, digest) in &jobs {
             let dir = dirs.of(to, false)?;
             if gunzip_digest(dir, split(to).1)? != Some(*digest) {
                 // Left in `pending`: the next run removes this `.gz` and compresses again.
                 return Err(damaged(to, "it does not decompress to the rotated bytes").into());
             }
             sizes.push(dir.size(split(to).1)?);
+            let before = records
+                .files
+                .iter()
+                .find(|r| &r.path == *from)
+                .map(state_of);
+            let gz = dir
+                .hash(split(to).1)?
+                .map(|(sha256, size)| FileState { sha256, size });
+            entries.push(audit_entry("rotate", from, before, None));
+            entries.push(audit_entry("rotate", to, None, gz));
         }
         for (from, _, _, _) in &jobs {
             dirs.of(from, true)?.remove(split(from).1)?;
@@ -276,8 +339,8 @@ pub(super) fn execute(
             }
         }
         end(store, records)?;
+        audit(store, &entries, sink);
         for ((from, to, _, _), bytes) in jobs.iter().zip(sizes) {
-            // audit: one `rotate` record per copy (path = to, before = the uncompressed copy).
             report(
                 Event::RotationCompressed {
                     path: (*from).clone(),
@@ -308,14 +371,17 @@ pub(super) fn execute(
             }
         }
         dirs.sync()?;
+        let mut entries = Vec::new();
         for a in &prunes {
             if let Action::Prune { path, .. } = a {
+                let before = records.files.iter().find(|r| &r.path == path).map(state_of);
+                entries.push(audit_entry("rotate", path, before, None));
                 records.files.retain(|r| &r.path != path);
             }
         }
         end(store, records)?;
+        audit(store, &entries, sink);
         for a in &prunes {
-            // audit: one `prune` record per copy (before = the copy, after = none).
             report(event(a, None, false), sink);
         }
     }
@@ -345,8 +411,16 @@ pub(super) fn recover(
     }
     dirs.sync()?;
     end(store, records)?;
+    // One `recover` record per file a step concerned, with the state it was left in.
+    let mut entries = Vec::new();
+    for (_, files) in &outcomes {
+        for f in files {
+            let now = store.hash(f)?;
+            entries.push(audit_entry("recover", f, None, now));
+        }
+    }
+    audit(store, &entries, sink);
     for (action, files) in outcomes {
-        // audit: one `recover` record per step.
         sink.event(Event::Recovered {
             txid: "rotate".into(),
             action,
