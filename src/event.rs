@@ -76,6 +76,17 @@ pub enum Event {
         /// Error findings reported.
         errors: usize,
     },
+    /// Long work advanced: `done` of `total` items (`total` 0: not known in advance). Sent at
+    /// most about a hundred times per task, and once with `done == total` at the end. For a
+    /// progress display; the JSON output leaves it out.
+    Progress {
+        /// What is being done: `validating`, `verifying`, `checking audit log`.
+        task: String,
+        /// Items done.
+        done: u64,
+        /// Items in all (0 if unknown).
+        total: u64,
+    },
     /// A write that would not change the bytes was skipped: the file and its mtime are untouched.
     FileUnchanged {
         /// Relative to the workspace root.
@@ -195,6 +206,56 @@ fn ser_backup<S: serde::Serializer>(b: &Option<Sha256Digest>, s: S) -> Result<S:
     match b {
         Some(d) => s.collect_str(&format_args!("sha256:{d}")),
         None => s.serialize_none(),
+    }
+}
+
+/// Emits [`Event::Progress`] for a task of `total` items, throttled to about a hundred events.
+#[derive(Debug)]
+pub struct Progress {
+    task: &'static str,
+    total: u64,
+    done: u64,
+    step: u64,
+}
+
+impl Progress {
+    /// A task of `total` items (0: unknown).
+    pub fn new(task: &'static str, total: u64) -> Self {
+        Progress {
+            task,
+            total,
+            done: 0,
+            step: (total / 100).max(1),
+        }
+    }
+
+    /// One more item done; reports when a step is complete or the task is.
+    pub fn tick(&mut self, sink: &mut dyn Sink) {
+        self.done += 1;
+        let step = if self.total == 0 {
+            // Unknown length: every power-of-ten-ish step, at most about every 1,000.
+            self.step.max(1000)
+        } else {
+            self.step
+        };
+        if self.done.is_multiple_of(step) || self.done == self.total {
+            sink.event(Event::Progress {
+                task: self.task.to_owned(),
+                done: self.done,
+                total: self.total,
+            });
+        }
+    }
+
+    /// The task ended (possibly early): lets a display clear itself.
+    pub fn finish(self, sink: &mut dyn Sink) {
+        if self.done != self.total || self.total == 0 {
+            sink.event(Event::Progress {
+                task: self.task.to_owned(),
+                done: self.done,
+                total: self.done,
+            });
+        }
     }
 }
 

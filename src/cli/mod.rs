@@ -3,6 +3,7 @@
 //! Invariant: this is the only layer that prints or exits, and it has no logic of its own.
 
 mod args;
+mod progress;
 mod render;
 
 use std::io::Read;

@@ -11,6 +11,7 @@ use cargo_atomic::ops::{ConfigReport, Explanation, HookAction, Outcome, Step};
 use cargo_atomic::store::{AuditRecord, BackupRecord, FileState};
 
 use super::args::{ColorWhen, MessageFormat};
+use super::progress::ProgressDisplay;
 
 /// Decides colour once, from the flag, then `CARGO_TERM_COLOR`, then `NO_COLOR`, then whether
 /// stderr is a terminal.
@@ -39,6 +40,8 @@ pub struct Printer {
     pipe_closed: bool,
     /// SARIF results, printed as one log by [`Printer::finish`].
     sarif: Vec<serde_json::Value>,
+    /// The progress bar (or plain progress lines) on stderr.
+    progress: ProgressDisplay,
 }
 
 const GREEN: &str = "\x1b[1;32m";
@@ -57,6 +60,10 @@ impl Printer {
             verbose,
             pipe_closed: false,
             sarif: Vec::new(),
+            progress: ProgressDisplay::new(
+                !quiet && matches!(format, MessageFormat::Human | MessageFormat::Short),
+                color,
+            ),
         }
     }
 
@@ -72,12 +79,14 @@ impl Printer {
         if self.pipe_closed {
             return;
         }
-        let r = if stdout {
-            let mut o = io::stdout().lock();
-            o.write_all(text.as_bytes()).and_then(|()| o.flush())
-        } else {
-            io::stderr().lock().write_all(text.as_bytes())
-        };
+        let r = self.progress.suspend(|| {
+            if stdout {
+                let mut o = io::stdout().lock();
+                o.write_all(text.as_bytes()).and_then(|()| o.flush())
+            } else {
+                io::stderr().lock().write_all(text.as_bytes())
+            }
+        });
         if let Err(e) = r
             && e.kind() == io::ErrorKind::BrokenPipe
         {
@@ -148,6 +157,7 @@ impl Printer {
 
     /// Ends the output: SARIF is one document, printed once everything is known.
     pub fn finish(&mut self) {
+        self.progress.clear();
         if self.format != MessageFormat::Sarif {
             return;
         }
@@ -447,6 +457,13 @@ impl Sink for Printer {
             self.diagnostic(d);
             return;
         }
+        if let Event::Progress { task, done, total } = &event {
+            // Not part of the JSON lines: it is for people watching.
+            if let Some(line) = self.progress.update(task, *done, *total) {
+                self.err(&line);
+            }
+            return;
+        }
         if self.format == MessageFormat::Json {
             self.json(&event);
             return;
@@ -659,7 +676,7 @@ impl Sink for Printer {
                     );
                 }
             }
-            Event::Diagnostic(_) => unreachable!("handled above"),
+            Event::Diagnostic(_) | Event::Progress { .. } => unreachable!("handled above"),
         }
     }
 }

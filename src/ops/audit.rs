@@ -11,7 +11,7 @@ use std::time::SystemTime;
 
 use super::{Error, Outcome, Workspace};
 use crate::diagnostic::{Code, Diagnostic, Severity};
-use crate::event::{Event, Sink};
+use crate::event::{Event, Progress, Sink};
 use crate::store::{
     Actor, AuditFinding, AuditOutcome, AuditRecord, FileState, ObjectCheck, Sha256Digest, Store,
     VerifyOptions,
@@ -137,11 +137,14 @@ pub fn audit_verify(
         }
     }
     let mut deep = Deep::default();
+    let mut progress = Progress::new("checking audit records", 0);
     let report = store.verify_audit(&VerifyOptions { expect_head }, &mut |line, r| {
+        progress.tick(sink);
         if req.deep {
             deep.visit(line, r);
         }
     })?;
+    progress.finish(sink);
     for f in &report.findings {
         let d = finding(&store, f);
         match d.severity {

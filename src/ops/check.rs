@@ -17,7 +17,7 @@ use super::apply::{current, has_invalid_source, select, unified_diff};
 use super::render::Findings;
 use super::{Error, Outcome, ValidateRequest, Workspace, validate};
 use crate::diagnostic::{Code, Diagnostic};
-use crate::event::{Event, Sink};
+use crate::event::{Event, Progress, Sink};
 use crate::store::{Store, VerifyOptions};
 
 /// What to check.
@@ -157,7 +157,9 @@ fn drift(store: &Store, only: &HashSet<PathBuf>, sink: &mut dyn Sink) -> Result<
         files: manifest.files.len(),
         ..Outcome::default()
     };
+    let mut progress = Progress::new("verifying files", manifest.files.len() as u64);
     for (path, recorded) in &manifest.files {
+        progress.tick(sink);
         let now = store.hash(path.as_ref())?;
         let d = match now {
             Some(now) if now == *recorded => {

@@ -17,7 +17,7 @@ use super::{Error, Outcome, Workspace};
 use crate::diagnostic::{Code, Diagnostic, Related, Severity, SourceLines};
 use crate::doc::schema::SchemaError;
 use crate::doc::{self, Format, Limits, Located, Problem, Span, SpanIndex};
-use crate::event::{Event, Sink};
+use crate::event::{Event, Progress, Sink};
 
 /// What to validate.
 #[derive(Debug, Clone, Default)]
@@ -44,6 +44,9 @@ struct Job {
     schema: Option<PathBuf>,
 }
 
+/// From how many files on validation reports its progress.
+const PROGRESS_FROM: usize = 64;
+
 /// Validates files; findings become [`Event::Diagnostic`]s.
 pub fn validate(
     ws: &Workspace,
@@ -59,16 +62,38 @@ pub fn validate(
     };
     let cache = SchemaCache::new(ws, req.format_checks, flag_schema.as_deref());
     let limits = Limits::default();
-    let mut results: Vec<Vec<Diagnostic>> = jobs
-        .par_iter()
-        .map(|job| check_file(job, flag_schema.as_deref(), &cache, &limits))
-        .map(|mut found| {
-            if req.quiet_without_schema {
-                found.retain(|d| !is_without_schema(d));
+    let check = |job: &Job| {
+        let mut found = check_file(job, flag_schema.as_deref(), &cache, &limits);
+        if req.quiet_without_schema {
+            found.retain(|d| !is_without_schema(d));
+        }
+        found
+    };
+    let mut results: Vec<Vec<Diagnostic>> = if jobs.len() < PROGRESS_FROM {
+        jobs.par_iter().map(check).collect()
+    } else {
+        // Many files: results come back as they are done, for a progress display; findings are
+        // still reported in file order below.
+        let mut results = vec![Vec::new(); jobs.len()];
+        let mut progress = Progress::new("validating files", jobs.len() as u64);
+        std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let jobs = &jobs;
+            let check = &check;
+            s.spawn(move || {
+                jobs.par_iter()
+                    .enumerate()
+                    .for_each_with(tx, |tx, (i, job)| {
+                        let _ = tx.send((i, check(job)));
+                    });
+            });
+            for (i, found) in rx {
+                results[i] = found;
+                progress.tick(sink);
             }
-            found
-        })
-        .collect();
+        });
+        results
+    };
     let mut outcome = Outcome {
         files: jobs.len(),
         ..Outcome::default()

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::{Error, Outcome, Workspace};
 use crate::diagnostic::{Code, Diagnostic};
-use crate::event::{Event, Sink};
+use crate::event::{Event, Progress, Sink};
 use crate::store::Store;
 
 /// Checks every managed file (or only `paths`, relative to the root) against the manifest.
@@ -33,7 +33,9 @@ pub fn verify(ws: &Workspace, paths: &[PathBuf], sink: &mut dyn Sink) -> Result<
             })
             .collect()
     };
+    let mut progress = Progress::new("verifying files", wanted.len() as u64);
     for (path, recorded) in wanted {
+        progress.tick(sink);
         outcome.files += 1;
         let Some(recorded) = recorded else {
             outcome.errors += 1;

@@ -321,3 +321,32 @@ fn a_bad_config_gets_every_finding_located() {
     );
     assert!(r.stderr.contains("state-dri"), "{}", r.stderr);
 }
+
+/// On a pipe, long work shows at most one plain progress line per task and no escape codes,
+/// even with colour asked for in the environment's absence; `--quiet` shows none.
+#[test]
+fn progress_on_a_pipe_is_a_plain_line_and_quiet_is_silent() {
+    let ws = Ws::new();
+    ws.put(
+        "atomic.toml",
+        "[[validate]]\nfiles = [\"c/*.json\"]\nschema = \"s.json\"\n",
+    );
+    ws.put("s.json", r#"{"properties": {"port": {"type": "integer"}}}"#);
+    for i in 0..300 {
+        ws.put(&format!("c/{i}.json"), &format!("{{\"port\": {i}}}"));
+    }
+    let r = ws.run(&["validate"]).ok();
+    assert!(!r.stderr.contains('\x1b'), "{:?}", r.stderr);
+    assert_eq!(
+        r.stderr,
+        "  Validating 300 files\n    Finished validation of 300 files\n"
+    );
+    let r = ws.run(&["validate", "--quiet"]).ok();
+    assert_eq!(r.stderr, "");
+    // Few files: no progress line at all.
+    let r = ws.run(&["validate", "c/1.json", "c/2.json"]).ok();
+    assert_eq!(r.stderr, "    Finished validation of 2 files\n");
+    // Machine output carries no progress.
+    let r = ws.run(&["validate", "--message-format", "json"]).ok();
+    assert!(!r.stdout.contains("progress"), "{}", r.stdout);
+}
