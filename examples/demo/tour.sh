@@ -63,6 +63,25 @@ cargo atomic backups list config/app.json
 step "cargo atomic backups prune --dry-run   # each backup, keep or drop, and the rule why"
 cargo atomic backups prune --dry-run
 
+step "cargo atomic rotate   # a report per night: rotated aside, gzipped, the newest 3 kept"
+mkdir -p artifacts
+echo "keep me: not an artifact cargo atomic made" > artifacts/notes.txt
+for night in 1 2 3 4 5; do
+  printf '{"night": %d, "p99_ms": %d}\n' "$night" "$((40 + night))" > artifacts/load-test.json
+  cargo atomic rotate -q
+done
+ls artifacts | sed 's/[0-9]\{8\}T[0-9]\{6\}Z/<stamp>/'
+
+step "cargo atomic audit show --limit 6   # every change, who made it, before -> after"
+cargo atomic audit show --limit 6
+
+step "cargo atomic audit verify --deep   # the hash chain, the head, every file and backup"
+cargo atomic audit verify --deep
+
+step "tamper with one audit record: verify names its line"
+sed -i '3s/"op":"[a-z]*"/"op":"forged"/' .atomic/audit.jsonl
+cargo atomic audit verify || echo "(exit $?)"
+
 step "cargo atomic --message-format json verify"
 cargo atomic --message-format json verify
 

@@ -42,6 +42,8 @@ fn the_demo_tour_runs_end_to_end() {
         // a mistake in an overlay is shown where it was made
         "--> services/worker/prod.yaml:15:9",
         "Finished verification of 8 files",
+        // the tampered audit record is found at its line
+        "--> .atomic/audit.jsonl:3",
     ] {
         assert!(r.stderr.contains(expected), "{expected}\n{}", r.stderr);
     }
@@ -57,6 +59,16 @@ fn the_demo_tour_runs_end_to_end() {
         "{}",
         r.stdout
     );
+    // Rotation kept the newest three reports, gzipped, and never touched the stranger's file.
+    let rotated: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("load-test.json.<stamp>-"))
+        .collect();
+    assert_eq!(rotated.len(), 3, "{}", r.stdout);
+    assert!(rotated.iter().all(|l| l.ends_with(".gz")), "{rotated:?}");
+    assert!(r.stdout.contains("notes.txt\n"), "{}", r.stdout);
+    assert!(r.stderr.contains("Verified audit log: "), "{}", r.stderr);
     assert!(r.stderr.contains("error[integrity]"), "{}", r.stderr);
     assert!(
         r.stderr.contains("--> config/app.json:3:42"),
