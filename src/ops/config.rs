@@ -56,17 +56,37 @@ pub fn effective_config(ws: &Workspace) -> Result<ConfigReport, Error> {
         }
         None => None,
     };
+    // Each member's manifest, indexed, for the entries it added.
+    let mut members = Vec::new();
+    for part in &ws.packages {
+        let text =
+            fs::read_to_string(&part.manifest).map_err(|e| Error::io("read", &part.manifest, e))?;
+        let index = doc::index(Format::Toml, &text).into_iter().next();
+        members.push((ws.shown(&part.manifest), index));
+    }
     let mut entries = Vec::new();
     let mut walk = Walk {
         out: &mut entries,
         origin: &|pointer: &str| {
+            let place = |file: &std::path::Path, l: &doc::Located| {
+                let (line, col) = (l.value.start.line, l.value.start.column);
+                Some(format!("{}:{line}:{col}", file.display()))
+            };
+            let mut tokens = pointer.trim_start_matches('/').splitn(3, '/');
+            if let (Some(list), Some(Ok(i))) = (tokens.next(), tokens.next().map(str::parse))
+                && let Some((part, local)) = super::members::owner(&ws.packages, list, i)
+            {
+                let n = ws.packages.iter().position(|p| p == part)?;
+                let (file, index) = &members[n];
+                let rest = tokens.next().map(|r| format!("/{r}")).unwrap_or_default();
+                let at = format!("/package/metadata/atomic/{list}/{local}{rest}");
+                return place(file, index.as_ref()?.get(&at)?);
+            }
             let (index, prefix) = located.as_ref()?;
-            let l = index.get(&format!("{prefix}{pointer}"))?;
-            let file = source.as_deref()?.display();
-            Some(format!(
-                "{file}:{}:{}",
-                l.value.start.line, l.value.start.column
-            ))
+            place(
+                source.as_deref()?,
+                index.get(&format!("{prefix}{pointer}"))?,
+            )
         },
     };
     walk.value(&config, String::new(), String::new());

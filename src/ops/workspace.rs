@@ -263,6 +263,8 @@ pub struct Workspace {
     pub config: Config,
     /// The file the configuration came from, if any.
     pub config_source: Option<PathBuf>,
+    /// The entries workspace members added from their `[package.metadata.atomic]`.
+    pub packages: Vec<super::members::PackagePart>,
     /// What audit records say made the changes: the library by default; the CLI sets its
     /// mode and command line.
     pub tool: Tool,
@@ -295,17 +297,40 @@ impl Workspace {
             None => find_root(cwd),
         };
         let root = fs::canonicalize(&root).map_err(|e| Error::io("resolve", &root, e))?;
-        let (config, config_source) = match config {
+        let (mut config, config_source) = match config {
             Some(c) => {
                 let c = cwd.join(c);
                 (load_config_file(&c, &root)?, Some(c))
             }
             None => load_default_config(&root)?,
         };
+        let packages = super::members::add_members(&root, &mut config)?;
+        if !packages.is_empty() {
+            // What only shows across files: a name or an output used twice, a member's path
+            // that leaves the workspace. The root's own problems were reported when it loaded.
+            if let Some((pointer, message)) =
+                config.problems().into_iter().find_map(|(ptr, msg)| {
+                    let mut parts = ptr.trim_start_matches('/').splitn(3, '/');
+                    let (list, i) = (parts.next()?, parts.next()?.parse().ok()?);
+                    let (part, local) = super::members::owner(&packages, list, i)?;
+                    let rest = parts.next().map(|r| format!("/{r}")).unwrap_or_default();
+                    Some((
+                        (part.manifest.clone(), format!("/{list}/{local}{rest}")),
+                        msg,
+                    ))
+                })
+            {
+                return Err(Error::Config {
+                    path: pointer.0,
+                    message: format!("[package.metadata.atomic] at {}: {message}", pointer.1),
+                });
+            }
+        }
         Ok(Workspace {
             root,
             config,
             config_source,
+            packages,
             tool: Tool::default(),
         })
     }

@@ -616,3 +616,91 @@ fn check_finds_a_tampered_audit_log() {
         r.stdout
     );
 }
+
+/// Workspace members add entries from `[package.metadata.atomic]`, with paths relative to their
+/// own directory; `config` shows which `Cargo.toml` each came from.
+#[test]
+fn members_add_their_own_entries() {
+    let ws = Ws::new();
+    ws.put(
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"crates/*\"]\nexclude = [\"crates/skipped\"]\n",
+    );
+    ws.put(
+        "atomic.toml",
+        "[[merge]]\nname = \"root\"\nsources = [\"base.json\"]\noutput = \"out/root.json\"\n",
+    );
+    ws.put("base.json", "{\"a\": 1}");
+    ws.put(
+        "crates/svc/Cargo.toml",
+        r#"[package]
+name = "svc"
+
+[package.metadata.atomic]
+validate = [{ files = ["config/*.json"], schema = "schema.json" }]
+
+[[package.metadata.atomic.merge]]
+name = "svc"
+sources = ["config/base.json", "config/prod.json"]
+output = "rendered/prod.json"
+schema = "schema.json"
+"#,
+    );
+    ws.put(
+        "crates/svc/schema.json",
+        r#"{"properties": {"port": {"type": "integer"}}}"#,
+    );
+    ws.put("crates/svc/config/base.json", "{\"port\": 80}");
+    ws.put("crates/svc/config/prod.json", "{\"port\": 443}");
+    ws.put(
+        "crates/skipped/Cargo.toml",
+        "[package]\nname = \"x\"\n[package.metadata.atomic]\nmerge = [{ name = \"root\", sources = [\"a.json\"], output = \"b.json\" }]\n",
+    );
+    ws.run(&["apply"]).ok();
+    assert_eq!(
+        ws.read("crates/svc/rendered/prod.json"),
+        "{\n  \"port\": 443\n}\n"
+    );
+    assert!(ws.path("out/root.json").exists());
+    let r = ws.run(&["validate"]).ok();
+    assert!(r.stderr.contains("validation of 2 files"), "{}", r.stderr);
+    let r = ws.run(&["config"]).ok();
+    assert!(
+        r.stdout.lines().any(|l| l
+            .starts_with("merge[1].output = \"crates/svc/rendered/prod.json\"")
+            && l.ends_with("# crates/svc/Cargo.toml:10:10")),
+        "{}",
+        r.stdout
+    );
+    // An error in a member names its Cargo.toml; a name used twice across files is refused.
+    ws.put("crates/svc/config/prod.json", "{\"port\": \"https\"}");
+    let r = ws.run(&["apply", "--message-format", "short"]).code(1);
+    assert!(
+        r.stderr.contains("crates/svc/config/prod.json:1:10"),
+        "{}",
+        r.stderr
+    );
+    ws.put(
+        "atomic.toml",
+        "[[merge]]\nname = \"svc\"\nsources = [\"base.json\"]\noutput = \"out/root.json\"\n",
+    );
+    let r = ws.run(&["apply"]).code(2);
+    assert!(
+        r.stderr.contains("crates/svc/Cargo.toml")
+            && r.stderr.contains("[[merge]] name `svc` is also used"),
+        "{}",
+        r.stderr
+    );
+    // Workspace-wide settings stay the workspace's.
+    ws.put(
+        "crates/svc/Cargo.toml",
+        "[package]\nname = \"svc\"\n[package.metadata.atomic.settings]\nstate-dir = \"x\"\n",
+    );
+    let r = ws.run(&["config"]).code(2);
+    assert!(
+        r.stderr
+            .contains("a member may set [[validate]], [[merge]] and [[rotate]]"),
+        "{}",
+        r.stderr
+    );
+}
