@@ -186,7 +186,7 @@ pub fn apply(
         return Ok(outcome);
     };
     for e in &entries {
-        store::check_target(&ws.root, &e.output)?;
+        store::check_target(&ws.root, &ws.config.settings.state_dir, &e.output)?;
     }
     if req.dry_run {
         for (e, r) in entries.iter().zip(&rendered) {

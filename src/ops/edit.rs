@@ -141,7 +141,7 @@ impl Target {
             ..Outcome::default()
         };
         // Refusals come before the store (and its state directory) is touched.
-        store::check_target(&ws.root, &self.rel)?;
+        store::check_target(&ws.root, &ws.config.settings.state_dir, &self.rel)?;
         let before = self.read()?;
         let mut computed = self.compute(ws, &before, changes)?;
         let mut store = None;

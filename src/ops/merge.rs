@@ -70,7 +70,7 @@ pub fn merge(
         return Ok((outcome, Some(rendered.text)));
     };
     let rel = ws.relative(cwd, output)?;
-    crate::store::check_target(&ws.root, &rel)?;
+    crate::store::check_target(&ws.root, &ws.config.settings.state_dir, &rel)?;
     let store = Store::open(&ws.root, ws.store_options(req.command.clone()), sink)?;
     let mut tx = store.transaction("merge");
     tx.write(&rel, rendered.text)?;

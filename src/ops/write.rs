@@ -29,7 +29,7 @@ pub fn write(ws: &Workspace, req: WriteRequest, sink: &mut dyn Sink) -> Result<O
     // Refuse a path that can never be written before the store (and its state directory) is
     // created. Hard links are checked under the lock only: while another writer's transaction
     // runs, its backup is a second link to the file, so a check here would see a transient state.
-    store::check_target(&ws.root, &req.path)?;
+    store::check_target(&ws.root, &ws.config.settings.state_dir, &req.path)?;
     let store = Store::open(&ws.root, options, sink)?;
     let mut tx = store.transaction("write");
     tx.write(&req.path, req.bytes)?;

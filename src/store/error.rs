@@ -27,6 +27,14 @@ pub enum StoreError {
         /// The workspace root.
         root: PathBuf,
     },
+    /// The path lies in the store's own state directory, which only the store writes.
+    #[error("`{}` is inside the state directory `{}`; cargo atomic keeps its own files there", path.display(), state.display())]
+    InStateDir {
+        /// The path as given.
+        path: PathBuf,
+        /// The state directory.
+        state: PathBuf,
+    },
     /// A symlink whose target resolves outside the workspace root.
     #[error(
         "`{}` is a symlink to `{}`, outside the workspace; refusing to write through it",

@@ -321,6 +321,12 @@ impl Store {
                 root: self.root.clone(),
             });
         }
+        if real.starts_with(&self.state) {
+            return Err(StoreError::InStateDir {
+                path: rel.to_owned(),
+                state: self.state.clone(),
+            });
+        }
         ArtifactDir::open_abs(rel.to_owned(), real, self.durability.syncs())
     }
 
@@ -446,16 +452,25 @@ impl Store {
 
 /// Checks, without touching the disk and without the lock, what cannot change under a running
 /// transaction: `path` (relative to `root`) is inside the root, not a link out of it or a
-/// dangling one, not a directory. Commands call it before opening the store, so such a write
-/// is refused before the state directory exists. Hard links are not checked here: a running
-/// transaction's backup is briefly a second link to its file. [`Transaction::write`] checks
-/// everything again under the lock.
-pub fn check_target(root: &Path, path: &Path) -> Result<()> {
+/// dangling one, not a directory, and not inside the state directory `state_dir` (which only
+/// the store writes). Commands call it before opening the store, so such a write is refused
+/// before the state directory exists. Hard links are not checked here: a running transaction's
+/// backup is briefly a second link to its file. [`Transaction::write`] checks everything again
+/// under the lock.
+pub fn check_target(root: &Path, state_dir: &Path, path: &Path) -> Result<()> {
     let root = fs::canonicalize(root).ctx("resolve the workspace root", root)?;
     let links = LinkPolicy {
         allow_hardlinks: true,
     };
-    atomic::resolve(&root, path, links).map(drop)
+    let target = atomic::resolve(&root, path, links)?;
+    let state = root.join(state_dir);
+    if root.join(&target.real).starts_with(&state) {
+        return Err(StoreError::InStateDir {
+            path: target.path,
+            state,
+        });
+    }
+    Ok(())
 }
 
 /// An error and its causes, on one line.

@@ -176,6 +176,17 @@ impl<'s> Transaction<'s> {
     fn add(&mut self, path: &Path, change: Change) -> Result<&mut Self> {
         let target =
             atomic::resolve_with(&self.store.root, path, self.store.links, &mut self.dirs)?;
+        if self
+            .store
+            .root
+            .join(&target.real)
+            .starts_with(&self.store.state)
+        {
+            return Err(StoreError::InStateDir {
+                path: target.path,
+                state: self.store.state.clone(),
+            });
+        }
         if matches!(change, Change::Delete) && target.existing.is_none() {
             return Err(StoreError::Io {
                 op: "delete",

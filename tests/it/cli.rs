@@ -350,3 +350,65 @@ fn progress_on_a_pipe_is_a_plain_line_and_quiet_is_silent() {
     let r = ws.run(&["validate", "--message-format", "json"]).ok();
     assert!(!r.stdout.contains("progress"), "{}", r.stdout);
 }
+
+/// The state directory is the store's: no command writes a user file into it, whether named
+/// directly or as a `[[merge]]` output (a first version wrote over the manifest and rolled back
+/// with a confusing "manifest is damaged").
+#[test]
+fn nothing_is_written_into_the_state_directory() {
+    let ws = Ws::new();
+    ws.run_stdin(&["write", "a.json"], Some(b"1\n")).ok();
+    let before = std::fs::read(ws.path(".atomic/manifest.json")).unwrap();
+    let r = ws
+        .run_stdin(&["write", ".atomic/manifest.json"], Some(b"{}\n"))
+        .code(2);
+    assert!(
+        r.stderr.contains("is inside the state directory"),
+        "{}",
+        r.stderr
+    );
+    ws.put(
+        "atomic.toml",
+        "[[merge]]\nname = \"x\"\nsources = [\"a.json\"]\noutput = \".atomic/manifest.json\"\n",
+    );
+    let r = ws.run(&["apply"]).code(2);
+    assert!(
+        r.stderr.contains("is inside the state directory"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        std::fs::read(ws.path(".atomic/manifest.json")).unwrap(),
+        before
+    );
+}
+
+/// Nor does `rotate` touch the state directory, even when a glob names it (the walk skips it,
+/// and the store refuses to open an artifact directory inside it).
+#[test]
+fn rotate_refuses_the_state_directory() {
+    let ws = Ws::new();
+    ws.run_stdin(&["write", "a.json"], Some(b"1\n")).ok();
+    ws.put(
+        "atomic.toml",
+        "[[rotate]]\nname = \"x\"\nfiles = \".atomic/*.jsonl\"\n",
+    );
+    let before = std::fs::read(ws.path(".atomic/audit.jsonl")).unwrap();
+    let r = ws.run(&["rotate"]).ok();
+    assert!(r.stderr.contains("rotation of 0 files"), "{}", r.stderr);
+    let names: Vec<String> = std::fs::read_dir(ws.path(".atomic"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with("audit.jsonl.") || n.starts_with("backups.jsonl.")),
+        "{names:?}"
+    );
+    assert!(
+        std::fs::read(ws.path(".atomic/audit.jsonl"))
+            .unwrap()
+            .starts_with(&before)
+    );
+}
