@@ -60,6 +60,24 @@ pub(crate) fn select<'w>(
         .collect()
 }
 
+/// [`render_all`] with an outcome that counts the entries and the findings.
+fn render_counted(
+    ws: &Workspace,
+    entries: &[&MergeEntry],
+    sink: &mut dyn Sink,
+) -> Result<(Outcome, Option<Vec<Rendered>>), Error> {
+    let mut outcome = Outcome {
+        files: entries.len(),
+        ..Outcome::default()
+    };
+    let mut found = Findings {
+        sink,
+        outcome: &mut outcome,
+    };
+    let rendered = render_all(ws, entries, &mut found)?;
+    Ok((outcome, rendered))
+}
+
 /// Renders every entry; `None` if any has a finding (all are reported).
 pub(crate) fn render_all(
     ws: &Workspace,
@@ -92,15 +110,8 @@ pub fn render_merges(
 ) -> Result<(Outcome, Option<Outputs>), Error> {
     let mut entries = select(ws, &[])?;
     entries.retain(|e| !has_invalid_source(ws, e, invalid));
-    let mut outcome = Outcome {
-        files: entries.len(),
-        ..Outcome::default()
-    };
-    let mut found = Findings {
-        sink,
-        outcome: &mut outcome,
-    };
-    let rendered = render_all(ws, &entries, &mut found)?.map(|r| {
+    let (outcome, rendered) = render_counted(ws, &entries, sink)?;
+    let rendered = rendered.map(|r| {
         entries
             .iter()
             .zip(r)
@@ -174,15 +185,8 @@ pub fn apply(
             .collect::<Result<_, _>>()?;
         entries.retain(|e| touches(e, &files));
     }
-    let mut outcome = Outcome {
-        files: entries.len(),
-        ..Outcome::default()
-    };
-    let mut found = Findings {
-        sink,
-        outcome: &mut outcome,
-    };
-    let Some(mut rendered) = render_all(ws, &entries, &mut found)? else {
+    let (mut outcome, rendered) = render_counted(ws, &entries, sink)?;
+    let Some(mut rendered) = rendered else {
         return Ok(outcome);
     };
     for e in &entries {

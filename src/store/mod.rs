@@ -474,7 +474,7 @@ pub fn check_target(root: &Path, state_dir: &Path, path: &Path) -> Result<()> {
 }
 
 /// An error and its causes, on one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {

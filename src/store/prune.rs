@@ -35,7 +35,7 @@ use super::error::{IoContext, Result, StoreError};
 use super::hash::Sha256Digest;
 use super::lock::LockMode;
 use super::objects::BackupRecord;
-use super::{Store, sys};
+use super::{Store, error_chain, sys};
 
 const PENDING: &str = "prune-pending.json";
 const INDEX: &str = "backups.jsonl";
@@ -231,17 +231,6 @@ impl Store {
     }
 }
 
-/// `error: cause: cause`, as one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
 
 /// The fixed temp name through which `name` is replaced.
 fn temp_name(name: &str) -> String {
