@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::Value;
 
@@ -111,13 +111,20 @@ pub(crate) fn file_uri(path: &Path) -> String {
 /// A compiled schema, or the diagnostic of why it does not compile.
 type Compiled = Result<Arc<Schema>, Box<Diagnostic>>;
 
+/// One schema of the cache: its canonical path, compiled by the first thread that needs it
+/// while the others wait, so that files validated in parallel do not each compile it.
+struct Slot {
+    key: PathBuf,
+    compiled: OnceLock<Compiled>,
+}
+
 /// Compiled schemas of one run, by canonical path. A schema that fails to compile is
 /// remembered as its diagnostic, reported once.
 pub(crate) struct SchemaCache {
     source: Arc<FileSource>,
     format_checks: bool,
     root: PathBuf,
-    compiled: Mutex<HashMap<PathBuf, Compiled>>,
+    slots: Mutex<HashMap<PathBuf, Arc<Slot>>>,
 }
 
 impl SchemaCache {
@@ -130,31 +137,38 @@ impl SchemaCache {
             source: Arc::new(source),
             format_checks,
             root: ws.root.clone(),
-            compiled: Mutex::new(HashMap::new()),
+            slots: Mutex::new(HashMap::new()),
         }
     }
 
     /// The compiled schema at `path` (absolute), compiling it on first use.
     pub fn get(&self, path: &Path) -> Compiled {
-        // Most files name their schema by the same path: look that up before paying for
-        // canonicalization (several syscalls) on every file.
-        if let Some(r) = self.lookup(path) {
-            return r;
-        }
-        let key = fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
-        let r = match self.lookup(&key) {
-            Some(r) => r,
-            None => self.compile(&key).map(Arc::new),
-        };
-        let mut map = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
-        map.insert(key, r.clone());
-        map.insert(path.to_owned(), r.clone());
-        r
+        let slot = self.slot(path);
+        slot.compiled
+            .get_or_init(|| self.compile(&slot.key).map(Arc::new))
+            .clone()
     }
 
-    fn lookup(&self, path: &Path) -> Option<Compiled> {
-        let map = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(path).cloned()
+    fn slot(&self, path: &Path) -> Arc<Slot> {
+        // Most files name their schema by the same path: look that up before paying for
+        // canonicalization (several syscalls) on every file.
+        if let Some(slot) = self.lock().get(path) {
+            return Arc::clone(slot);
+        }
+        let key = fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+        let mut slots = self.lock();
+        let slot = Arc::clone(slots.entry(key.clone()).or_insert_with(|| {
+            Arc::new(Slot {
+                key,
+                compiled: OnceLock::new(),
+            })
+        }));
+        slots.insert(path.to_owned(), Arc::clone(&slot));
+        slot
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Arc<Slot>>> {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn compile(&self, path: &Path) -> Result<Schema, Box<Diagnostic>> {

@@ -231,7 +231,6 @@ impl Store {
     }
 }
 
-
 /// The fixed temp name through which `name` is replaced.
 fn temp_name(name: &str) -> String {
     format!(".{name}.prune.atomic-tmp")
