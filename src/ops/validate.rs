@@ -82,27 +82,42 @@ pub fn validate(
         } else if jobs.len() < PROGRESS_FROM {
             jobs.par_iter().map(check).collect()
         } else {
-            // Many files: results come back as they are done, for a progress display;
-            // findings are still reported in file order below.
-            let mut results = vec![Vec::new(); jobs.len()];
+            // Many files: the pool works as for few, counting files done; this thread reports
+            // the count for a progress display. Findings are still reported in file order.
+            let done = std::sync::atomic::AtomicU64::new(0);
             let mut progress = Progress::new("validating files", jobs.len() as u64);
+            let reporter = std::thread::current();
             std::thread::scope(|s| {
-                let (tx, rx) = std::sync::mpsc::channel();
-                let jobs = &jobs;
-                let check = &check;
-                s.spawn(move || {
-                    jobs.par_iter()
-                        .enumerate()
-                        .for_each_with(tx, |tx, (i, job)| {
-                            let _ = tx.send((i, check(job)));
-                        });
+                let worker = s.spawn(|| {
+                    let results = jobs
+                        .par_iter()
+                        .map(|job| {
+                            let found = check(job);
+                            done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            found
+                        })
+                        .collect::<Vec<_>>();
+                    // Done: wake the reporter now rather than at its next tick.
+                    reporter.unpark();
+                    results
                 });
-                for (i, found) in rx {
-                    results[i] = found;
+                let mut reported = 0;
+                while !worker.is_finished() {
+                    std::thread::park_timeout(std::time::Duration::from_millis(50));
+                    let now = done.load(std::sync::atomic::Ordering::Relaxed);
+                    for _ in reported..now {
+                        progress.tick(sink);
+                    }
+                    reported = now;
+                }
+                let results = worker
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p));
+                for _ in reported..results.len() as u64 {
                     progress.tick(sink);
                 }
-            });
-            results
+                results
+            })
         };
         Ok::<_, Error>((jobs, results))
     })?;
