@@ -181,6 +181,9 @@ impl Build {
             return Err(BuildError::Findings(findings.0));
         }
         let mut built = Built::default();
+        // `write_file` resolves against an existing root.
+        std::fs::create_dir_all(&self.out_dir)
+            .map_err(|e| ops::Error::io("create", &self.out_dir, e))?;
         for (output, text) in rendered.1.unwrap_or_default() {
             let abs = self.out_dir.join(&output);
             built.outputs.push(abs.clone());
@@ -191,8 +194,6 @@ impl Build {
                 durability: Durability::Atomic,
                 ..WriteOptions::default()
             };
-            std::fs::create_dir_all(&self.out_dir)
-                .map_err(|e| ops::Error::io("create", &self.out_dir, e))?;
             store::write_file(&self.out_dir, &output, text.as_bytes(), options)
                 .map_err(ops::Error::from)?;
             built.written += 1;
@@ -271,23 +272,28 @@ pub fn ensure_fresh(manifest_dir: impl AsRef<Path>) {
     let Some(rendered) = rendered.filter(|_| outcome.errors + outcome.fatal == 0) else {
         panic!("{}", BuildError::Findings(findings.0));
     };
-    let stale: Vec<(PathBuf, String)> = rendered
+    // Each stale output with the bytes it has now (`None`: missing), read once.
+    let stale: Vec<(PathBuf, String, Option<Vec<u8>>)> = rendered
         .into_iter()
-        .filter(|(output, text)| {
-            std::fs::read(ws.root.join(output)).map_or(true, |old| old != text.as_bytes())
+        .map(|(output, text)| {
+            let old = std::fs::read(ws.root.join(&output)).ok();
+            (output, text, old)
         })
+        .filter(|(_, text, old)| old.as_deref() != Some(text.as_bytes()))
         .collect();
     if stale.is_empty() {
         return;
     }
-    let names: Vec<String> = stale.iter().map(|(p, _)| p.display().to_string()).collect();
+    let names: Vec<String> = stale
+        .iter()
+        .map(|(p, _, _)| p.display().to_string())
+        .collect();
     if std::env::var_os("CI").is_some() {
         let mut msg = format!(
             "generated files are stale: {}; run `cargo atomic apply` and commit the result\n",
             names.join(", ")
         );
-        for (output, text) in &stale {
-            let old = std::fs::read(ws.root.join(output)).ok();
+        for (output, text, old) in &stale {
             let old = old.as_deref().map(String::from_utf8_lossy);
             msg.push_str(&ops::unified_diff(output, old.as_deref(), text));
         }

@@ -70,11 +70,8 @@ pub fn validate(
             explicit_jobs(ws, cwd, &req.paths)?
         };
         let check = |job: &Job| {
-            let mut found = check_file(job, flag_schema.as_deref(), &cache, &limits);
-            if req.quiet_without_schema {
-                found.retain(|d| !is_without_schema(d));
-            }
-            found
+            let quiet = req.quiet_without_schema;
+            check_file(job, flag_schema.as_deref(), quiet, &cache, &limits)
         };
         // One file needs no thread pool (starting one costs more than a small file).
         let results: Vec<Vec<Diagnostic>> = if jobs.len() == 1 {
@@ -244,15 +241,12 @@ fn check_inside(ws: &Workspace, rel: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-const WITHOUT_SCHEMA: &str = "no schema applies to this file; only its syntax was checked";
-
-fn is_without_schema(d: &Diagnostic) -> bool {
-    d.severity == Severity::Warning && d.message == WITHOUT_SCHEMA
-}
-
+/// Parses `job`'s file and validates it against its schema. A file no schema applies to is only
+/// parsed: with a warning, unless `quiet_without_schema`.
 fn check_file(
     job: &Job,
     flag: Option<&Path>,
+    quiet_without_schema: bool,
     cache: &SchemaCache,
     limits: &Limits,
 ) -> Vec<Diagnostic> {
@@ -289,7 +283,14 @@ fn check_file(
         None => in_file_schema(format, &bytes, &docs, &job.path),
     };
     let Some(schema_path) = schema_path else {
-        let mut d = Diagnostic::error(Code::Config, file, WITHOUT_SCHEMA);
+        if quiet_without_schema {
+            return Vec::new();
+        }
+        let mut d = Diagnostic::error(
+            Code::Config,
+            file,
+            "no schema applies to this file; only its syntax was checked",
+        );
         d.severity = Severity::Warning;
         return vec![d.with_note(
             "name one with --schema, a [[validate]] entry, or $schema / #:schema in the file",

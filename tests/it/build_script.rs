@@ -131,16 +131,7 @@ fn ensure_fresh_fails_on_a_stale_file_and_rewrites_it_only_outside_ci() {
     // The helper reads `CI`, and this process's environment is shared by every test: each case
     // runs in a child process of this test binary.
     // Under CI: fails with the diff, writes nothing.
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "--exact",
-        "build_script::ensure_fresh_child",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env("ENSURE_FRESH_DIR", &dir)
-    .env("CI", "true");
-    let r = run(cmd, None);
+    let r = ensure_fresh_in_child(&dir, true);
     assert_ne!(r.code, 0);
     assert!(
         r.stderr
@@ -155,16 +146,7 @@ fn ensure_fresh_fails_on_a_stale_file_and_rewrites_it_only_outside_ci() {
         "CI writes nothing"
     );
     // Locally: rewrites, and still fails so the change is noticed.
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "--exact",
-        "build_script::ensure_fresh_child",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env("ENSURE_FRESH_DIR", &dir)
-    .env_remove("CI");
-    let r = run(cmd, None);
+    let r = ensure_fresh_in_child(&dir, false);
     assert_ne!(r.code, 0);
     assert!(
         r.stderr.contains(
@@ -180,6 +162,24 @@ fn ensure_fresh_fails_on_a_stale_file_and_rewrites_it_only_outside_ci() {
     );
     // And then it passes.
     cargo_atomic::build::ensure_fresh(&dir);
+}
+
+/// `ensure_fresh` on `dir` in a child process of this test binary, with or without `CI` set.
+fn ensure_fresh_in_child(dir: &Path, ci: bool) -> Run {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        "build_script::ensure_fresh_child",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("ENSURE_FRESH_DIR", dir);
+    if ci {
+        cmd.env("CI", "true");
+    } else {
+        cmd.env_remove("CI");
+    }
+    run(cmd, None)
 }
 
 /// Runs `ensure_fresh` on `ENSURE_FRESH_DIR` in a child process (so `CI` can differ); does

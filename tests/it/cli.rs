@@ -386,7 +386,7 @@ fn nothing_is_written_into_the_state_directory() {
 /// Nor does `rotate` touch the state directory, even when a glob names it (the walk skips it,
 /// and the store refuses to open an artifact directory inside it).
 #[test]
-fn rotate_refuses_the_state_directory() {
+fn rotate_never_touches_the_state_directory() {
     let ws = Ws::new();
     ws.run_stdin(&["write", "a.json"], Some(b"1\n")).ok();
     ws.put(

@@ -682,6 +682,16 @@ fn recovery_scenario(
 // ---------------------------------------------------------------------------------------------
 // Sweeping
 
+/// Where in the strace `trace_text` the fault was injected: the last traced call for a kill,
+/// the call marked `(INJECTED)` for an error; for failure messages.
+pub(crate) fn injected_at(trace_text: &str, inject: Inject) -> String {
+    let line = match inject {
+        Inject::Kill => trace_text.lines().last(),
+        Inject::Error(_) => trace_text.lines().find(|l| l.contains("(INJECTED)")),
+    };
+    format!("\n  at: {}", line.unwrap_or("?"))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Inject {
     Kill,
@@ -880,13 +890,7 @@ fn point(sc: &Scenario, syscall: &str, inject: Inject, n: usize) -> Result<Point
     configure(&mut cmd, &run.root, sc.threads);
     let out = exec(cmd, sc.stdin.as_deref());
     let trace_text = fs::read_to_string(&trace).unwrap_or_default();
-    let at = || {
-        let line = match inject {
-            Inject::Kill => trace_text.lines().last(),
-            Inject::Error(_) => trace_text.lines().find(|l| l.contains("(INJECTED)")),
-        };
-        format!("\n  at: {}", line.unwrap_or("?"))
-    };
+    let at = || injected_at(&trace_text, inject);
     let result = match inject {
         Inject::Kill => after_kill(sc, &run.root, &out, n),
         Inject::Error(_) => {

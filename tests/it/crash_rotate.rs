@@ -31,7 +31,7 @@ use std::time::Instant;
 
 use crate::crash::{
     Ctx, Inject, MAX_N, MUTATING, Outcome, READING, Threads, configure, copy_tree, exec,
-    find_temps, put, strace_inject, syscall_counts,
+    find_temps, injected_at, put, strace_inject, syscall_counts,
 };
 use crate::support::bin;
 
@@ -261,13 +261,7 @@ fn point(sc: &Scenario, syscall: &str, inject: Inject, n: usize) -> Result<Point
     configure(&mut cmd, &root, Threads::One);
     let out = exec(cmd, None);
     let trace_text = fs::read_to_string(&trace).unwrap_or_default();
-    let at = || {
-        let line = match inject {
-            Inject::Kill => trace_text.lines().last(),
-            Inject::Error(_) => trace_text.lines().find(|l| l.contains("(INJECTED)")),
-        };
-        format!("\n  at: {}", line.unwrap_or("?"))
-    };
+    let at = || injected_at(&trace_text, inject);
     let injected = match inject {
         Inject::Kill => out.killed(),
         Inject::Error(_) => trace_text.contains("(INJECTED)"),
