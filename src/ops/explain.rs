@@ -106,10 +106,11 @@ pub fn explain(
         outcome: &mut outcome,
     };
     let plan = render::Plan::of_entry(ws, entry);
-    let Some(sources) = render::load(ws, &plan.sources, &mut found)? else {
+    let Some((sources, values)) = render::load(ws, &plan.sources, &mut found)? else {
         return Ok((outcome, None));
     };
-    let Some((value, prov)) = render::merge_with_provenance(&sources, &plan.options, &mut found)
+    let Some((value, prov)) =
+        render::merge_with_provenance(&sources, &values, &plan.options, &mut found)
     else {
         return Ok((outcome, None));
     };
@@ -131,8 +132,7 @@ pub fn explain(
         let given = match &origin.given {
             Given::Scalar(v) => v.clone(),
             Given::Deleted => Value::Null,
-            Given::Object | Given::Array | Given::Merged => src
-                .value
+            Given::Object | Given::Array | Given::Merged => values[origin.source]
                 .pointer(&origin.pointer)
                 .cloned()
                 .unwrap_or_default(),

@@ -30,8 +30,6 @@ pub(crate) struct Source {
     pub format: Format,
     /// Digest of the bytes read.
     pub sha256: Sha256Digest,
-    /// Its value.
-    pub value: Value,
 }
 
 impl Source {
@@ -100,13 +98,19 @@ impl Findings<'_> {
     }
 }
 
-/// Reads and parses every source; `None` when any has a finding (each is reported).
+/// The sources of a render and, in the same order, their values.
+pub(crate) type Loaded = (Vec<Source>, Vec<Value>);
+
+/// Reads and parses every source: each one's text and place, and (in the same order) its value,
+/// kept apart so that a merge takes the values without copying them. `None` when any source has
+/// a finding (each is reported).
 pub(crate) fn load(
     ws: &Workspace,
     paths: &[PathBuf],
     found: &mut Findings<'_>,
-) -> Result<Option<Vec<Source>>, Error> {
+) -> Result<Option<Loaded>, Error> {
     let mut sources = Vec::with_capacity(paths.len());
+    let mut values = Vec::with_capacity(paths.len());
     let mut ok = true;
     for path in paths {
         let shown = ws.shown(path);
@@ -147,20 +151,20 @@ pub(crate) fn load(
             text,
             format,
             sha256,
-            value,
         });
+        values.push(value);
     }
-    Ok(ok.then_some(sources))
+    Ok(ok.then_some((sources, values)))
 }
 
 /// Merges the sources with provenance, or reports the merge error at its source.
 pub(crate) fn merge_with_provenance(
     sources: &[Source],
+    values: &[Value],
     options: &MergeOptions,
     found: &mut Findings<'_>,
 ) -> Option<(Value, Provenance)> {
-    let values: Vec<Value> = sources.iter().map(|s| s.value.clone()).collect();
-    match merge::merge_all(&values, options) {
+    match merge::merge_all(values, options) {
         Ok(r) => Some(r),
         Err(e) => {
             found.error(merge_error(sources, &e));
@@ -207,10 +211,9 @@ pub(crate) fn render(
     plan: &Plan,
     found: &mut Findings<'_>,
 ) -> Result<Option<Rendered>, Error> {
-    let Some(sources) = load(ws, &plan.sources, found)? else {
+    let Some((sources, values)) = load(ws, &plan.sources, found)? else {
         return Ok(None);
     };
-    let values: Vec<Value> = sources.iter().map(|s| s.value.clone()).collect();
     let value = match merge::merge_values(&values, &plan.options) {
         Ok(v) => v,
         Err(e) => {
@@ -231,7 +234,8 @@ pub(crate) fn render(
         schema_digest = Some(Sha256Digest::of(&bytes));
         if !schema.is_valid(&value) {
             // Only now is the provenance worth its cost: it places each error at its source.
-            let Some((_, prov)) = merge_with_provenance(&sources, &plan.options, found) else {
+            let Some((_, prov)) = merge_with_provenance(&sources, &values, &plan.options, found)
+            else {
                 return Ok(None);
             };
             let mut indexes: Vec<Option<SpanIndex>> = sources.iter().map(|_| None).collect();
