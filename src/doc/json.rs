@@ -7,6 +7,7 @@
 //! both places of a duplicate key.
 
 mod scan;
+mod tape;
 
 use std::cell::{Cell, RefCell};
 
@@ -16,6 +17,8 @@ use serde_json::{Map, Value};
 use super::span::LineIndex;
 use super::{Limits, Problem, SpanIndex};
 use crate::diagnostic::Code;
+
+pub(crate) use tape::parse_tape;
 
 /// The deepest nesting we ever descend into, whatever [`Limits::max_depth`] says: each level
 /// costs a few stack frames (about 3 KiB unoptimized), and a thread may have only 2 MiB.

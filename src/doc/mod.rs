@@ -9,6 +9,7 @@ mod json;
 pub mod merge;
 pub mod schema;
 mod span;
+pub mod tape;
 mod toml;
 mod yaml;
 
@@ -17,6 +18,7 @@ use std::path::Path;
 use serde_json::Value;
 
 pub use span::{Located, Pos, Span, SpanIndex, escape_pointer_token};
+pub use tape::Tape;
 
 use crate::diagnostic::Code;
 
@@ -106,6 +108,32 @@ impl Problem {
 /// Parses `bytes` as `format` into one value per document (JSON and TOML have exactly one).
 /// Checks size, UTF-8, duplicate keys, depth and alias expansion against `limits`.
 pub fn parse(format: Format, bytes: &[u8], limits: &Limits) -> Result<Vec<Value>, Problem> {
+    let text = text_of(bytes, limits)?;
+    match format {
+        Format::Json => json::parse(text, limits).map(|v| vec![v]),
+        Format::Yaml => yaml::parse(text, limits),
+        Format::Toml => toml::parse(text, limits).map(|v| vec![v]),
+    }
+}
+
+/// Parses `bytes` as `format` into one tape per document, as [`parse`] gives values: what
+/// validation reads. JSON goes straight onto a tape that borrows its strings from `bytes`;
+/// YAML and TOML documents are parsed into values first.
+pub fn parse_tapes<'t>(
+    format: Format,
+    bytes: &'t [u8],
+    limits: &Limits,
+) -> Result<Vec<Tape<'t>>, Problem> {
+    if format != Format::Json {
+        return parse(format, bytes, limits)
+            .map(|docs| docs.iter().map(Tape::from_value).collect());
+    }
+    let text = text_of(bytes, limits)?;
+    json::parse_tape(text, limits).map(|t| vec![t])
+}
+
+/// `bytes` as text, if they are UTF-8 and within the size limit.
+fn text_of<'t>(bytes: &'t [u8], limits: &Limits) -> Result<&'t str, Problem> {
     if bytes.len() > limits.max_bytes {
         return Err(Problem::new(
             Code::Limit,
@@ -117,12 +145,7 @@ pub fn parse(format: Format, bytes: &[u8], limits: &Limits) -> Result<Vec<Value>
             None,
         ));
     }
-    let text = span::utf8(bytes)?;
-    match format {
-        Format::Json => json::parse(text, limits).map(|v| vec![v]),
-        Format::Yaml => yaml::parse(text, limits),
-        Format::Toml => toml::parse(text, limits).map(|v| vec![v]),
-    }
+    span::utf8(bytes)
 }
 
 /// Builds the pointer → span index of each document of a text that [`parse`] accepted.

@@ -12,8 +12,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use jsonschema::error::ValidationErrorKind;
 use jsonschema::{ReferencingError, ValidationError};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use super::tape::{NodeRef, Tape, TapeJson};
 use crate::diagnostic::Code;
 
 /// A JSON Schema draft.
@@ -152,7 +153,7 @@ pub struct SchemaError {
 
 /// A compiled schema: validate any number of instances, from any number of threads.
 pub struct Schema {
-    validator: jsonschema::Validator,
+    validator: jsonschema::Validator<TapeJson>,
     resources: Vec<String>,
 }
 
@@ -189,7 +190,7 @@ pub fn compile(
         fetched: Arc::default(),
     };
     let fetched = Arc::clone(&retriever.fetched);
-    let mut builder = jsonschema::options()
+    let mut builder = jsonschema::options_for::<TapeJson>()
         .with_retriever(retriever)
         .should_validate_formats(options.format_checks);
     if !options.base_uri.is_empty() {
@@ -215,21 +216,37 @@ pub fn compile(
 impl Schema {
     /// Whether `instance` is valid: the fast path, with no error collected.
     pub fn is_valid(&self, instance: &Value) -> bool {
-        self.validator.is_valid(instance)
+        self.is_valid_tape(&Tape::from_value(instance))
     }
 
     /// Every error of `instance`, in document order of the failing values (then by schema
     /// path), so the same input always gives the same list. Empty when valid.
     pub fn validate(&self, instance: &Value) -> Vec<SchemaError> {
+        self.validate_tape(&Tape::from_value(instance))
+    }
+
+    /// [`Schema::is_valid`] of a document on a tape. An empty tape is `null`.
+    pub fn is_valid_tape(&self, instance: &Tape<'_>) -> bool {
+        match instance.root() {
+            Some(root) => self.validator.is_valid(root),
+            None => self.validator.is_valid(NULL.root().expect("one slot")),
+        }
+    }
+
+    /// [`Schema::validate`] of a document on a tape. An empty tape is `null`.
+    pub fn validate_tape(&self, instance: &Tape<'_>) -> Vec<SchemaError> {
+        let Some(root) = instance.root() else {
+            return self.validate_tape(&NULL);
+        };
         let mut errors = Vec::new();
-        for error in self.validator.iter_errors(instance) {
+        for error in self.validator.iter_errors(root) {
             push_errors(&error, &mut errors);
         }
         if errors.len() > 1 {
             let mut positions = Positions::default();
             let mut keyed: Vec<_> = errors
                 .into_iter()
-                .map(|e| (positions.of(instance, &e.instance_pointer), e))
+                .map(|e| (positions.of(root, &e.instance_pointer), e))
                 .collect();
             keyed.sort_by(|(a, x), (b, y)| {
                 a.cmp(b)
@@ -560,38 +577,42 @@ fn one_line(message: &str) -> String {
 /// index once, so sorting many errors stays linear.
 #[derive(Default)]
 struct Positions<'v> {
-    indexes: HashMap<*const Map<String, Value>, HashMap<&'v str, usize>>,
+    indexes: HashMap<usize, HashMap<&'v str, (usize, NodeRef<'v>)>>,
 }
 
 impl<'v> Positions<'v> {
-    fn of(&mut self, instance: &'v Value, pointer: &str) -> Vec<usize> {
+    fn of(&mut self, instance: NodeRef<'v>, pointer: &str) -> Vec<usize> {
         let mut key = Vec::new();
         let mut current = instance;
         for token in pointer.split('/').skip(1) {
             let token = token.replace("~1", "/").replace("~0", "~");
-            let next = match current {
-                Value::Object(map) => {
-                    let position = if map.len() <= 16 {
-                        map.keys().position(|k| *k == token)
-                    } else {
-                        self.indexes
-                            .entry(std::ptr::from_ref(map))
-                            .or_insert_with(|| {
-                                map.keys()
-                                    .enumerate()
-                                    .map(|(i, k)| (k.as_str(), i))
-                                    .collect()
-                            })
-                            .get(token.as_str())
-                            .copied()
-                    };
-                    position.and_then(|i| Some((i, map.get(&token)?)))
+            let next = if let Some(object) = current.as_object() {
+                if object.len() <= 16 {
+                    object
+                        .members()
+                        .enumerate()
+                        .find(|(_, (k, _))| *k == token)
+                        .map(|(i, (_, v))| (i, v))
+                } else {
+                    self.indexes
+                        .entry(current.index())
+                        .or_insert_with(|| {
+                            let mut index = HashMap::with_capacity(object.len());
+                            for (i, (k, v)) in object.members().enumerate() {
+                                index.entry(k).or_insert((i, v));
+                            }
+                            index
+                        })
+                        .get(token.as_str())
+                        .copied()
                 }
-                Value::Array(items) => token
+            } else if let Some(array) = current.as_array() {
+                token
                     .parse::<usize>()
                     .ok()
-                    .and_then(|i| Some((i, items.get(i)?))),
-                _ => None,
+                    .and_then(|i| Some((i, array.items().nth(i)?)))
+            } else {
+                None
             };
             match next {
                 Some((i, value)) => {
@@ -607,6 +628,13 @@ impl<'v> Positions<'v> {
         key
     }
 }
+
+/// The document `null`, for an empty tape.
+static NULL: std::sync::LazyLock<Tape<'static>> = std::sync::LazyLock::new(|| {
+    let mut t = Tape::new("");
+    t.push_null();
+    t
+});
 
 #[cfg(test)]
 mod tests {
@@ -1192,5 +1220,95 @@ mod tests {
             .collect();
         let invalid = instances.par_iter().filter(|i| !schema.is_valid(i)).count();
         assert_eq!(invalid, 1);
+    }
+}
+
+/// The tape and `serde_json::Value` are two representations of one instance: the validator
+/// library must judge them alike, error for error.
+#[cfg(test)]
+mod representations {
+    use proptest::prelude::*;
+    use serde_json::{Map, Value, json};
+
+    use crate::doc::tape::{Tape, TapeJson};
+
+    /// A schema that uses every keyword whose code reads instances differently: lookups,
+    /// member passes, string lengths, numbers, equality, uniqueness, property names.
+    fn schema() -> Value {
+        json!({
+            "type": "object",
+            "properties": {
+                "a": {"type": "integer", "minimum": -5, "maximum": 5, "multipleOf": 2},
+                "b": {"type": "string", "minLength": 2, "maxLength": 3, "pattern": "^[a-c]+$"},
+                "c": {"type": "array", "uniqueItems": true, "maxItems": 3,
+                      "items": {"enum": [1, 1.0, "x", null, [1], {"a": 1}]}},
+                "d": {"const": {"a": [1, 2.0]}},
+                "e": {"anyOf": [{"type": "boolean"}, {"type": "number", "exclusiveMinimum": 0}]},
+                "f": {"oneOf": [{"required": ["a"]}, {"required": ["b"]}]},
+                "g": {"format": "email"}
+            },
+            "patternProperties": {"^x": {"type": "null"}},
+            "propertyNames": {"maxLength": 2},
+            "required": ["a", "b"],
+            "minProperties": 2,
+            "dependentRequired": {"c": ["d"]},
+            "additionalProperties": {"not": {"type": "object"}},
+            "unevaluatedProperties": false
+        })
+    }
+
+    fn instance() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            (-8i64..8).prop_map(Value::from),
+            (-8i64..8).prop_map(|i| Value::from(i as f64 / 2.0)),
+            "[a-d@.]{0,4}".prop_map(Value::from),
+        ];
+        let value = leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("[a-g]|x[a-z]{0,2}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>())),
+            ]
+        });
+        prop::collection::btree_map("[a-g]|x[a-z]{0,2}", value, 0..7)
+            .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>()))
+    }
+
+    fn errors(list: Vec<jsonschema::ValidationError<'_>>) -> Vec<(String, String, String)> {
+        let mut out: Vec<_> = list
+            .into_iter()
+            .map(|e| {
+                let at = e.instance_path().as_str().to_owned();
+                (at, e.evaluation_path().as_str().to_owned(), e.to_string())
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn tape_and_value_instances_get_the_same_verdict_and_errors(value in instance()) {
+            let schema = schema();
+            let on_values = jsonschema::options()
+                .should_validate_formats(true)
+                .build(&schema)
+                .unwrap();
+            let on_tapes = jsonschema::options_for::<TapeJson>()
+                .should_validate_formats(true)
+                .build(&schema)
+                .unwrap();
+            let tape = Tape::from_value(&value);
+            let root = tape.root().unwrap();
+            prop_assert_eq!(on_tapes.is_valid(root), on_values.is_valid(&value));
+            prop_assert_eq!(
+                errors(on_tapes.iter_errors(root).collect()),
+                errors(on_values.iter_errors(&value).collect())
+            );
+        }
     }
 }

@@ -202,7 +202,10 @@ impl Target {
             Some(s) => Some(s.clone()),
             None => match configured_schema(ws, &self.rel)? {
                 Some(s) => Some(s),
-                None => in_file_schema(self.format, text.as_bytes(), &docs, &self.abs),
+                None => {
+                    let named = docs.first().and_then(|d| d.get("$schema")?.as_str());
+                    in_file_schema(self.format, text.as_bytes(), named, &self.abs)
+                }
             },
         };
         let Some(schema_path) = schema_path else {

@@ -10,13 +10,12 @@ use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use rayon::prelude::*;
-use serde_json::Value;
 
 use super::schemas::SchemaCache;
 use super::{Error, Outcome, Workspace};
 use crate::diagnostic::{Code, Diagnostic, Related, Severity, SourceLines};
 use crate::doc::schema::SchemaError;
-use crate::doc::{self, Format, Limits, Located, Problem, Span, SpanIndex};
+use crate::doc::{self, Format, Limits, Located, Problem, Span, SpanIndex, Tape};
 use crate::event::{Event, Progress, Sink};
 
 /// What to validate.
@@ -268,10 +267,11 @@ fn check_file(
             )];
         }
     };
-    let docs = match doc::parse(format, &bytes, limits) {
-        // An empty YAML stream holds no document; it is validated as `null`, as YAML loaders
-        // read it, so that an emptied config cannot pass a schema that wants an object.
-        Ok(d) if d.is_empty() => vec![Value::Null],
+    let docs = match doc::parse_tapes(format, &bytes, limits) {
+        // An empty YAML stream holds no document; it is validated as `null` (an empty tape),
+        // as YAML loaders read it, so that an emptied config cannot pass a schema that wants
+        // an object.
+        Ok(d) if d.is_empty() => vec![Tape::new("")],
         Ok(d) => d,
         Err(p) => {
             let text = String::from_utf8_lossy(&bytes);
@@ -280,7 +280,11 @@ fn check_file(
     };
     let schema_path = match flag.map(Path::to_owned).or_else(|| job.schema.clone()) {
         Some(s) => Some(s),
-        None => in_file_schema(format, &bytes, &docs, &job.path),
+        None => {
+            let named = docs.first().and_then(Tape::root);
+            let named = named.and_then(|r| r.get("$schema")?.as_str());
+            in_file_schema(format, &bytes, named, &job.path)
+        }
     };
     let Some(schema_path) = schema_path else {
         if quiet_without_schema {
@@ -305,12 +309,12 @@ fn check_file(
     let mut indexes: Option<Vec<SpanIndex>> = None;
     let text = std::str::from_utf8(&bytes).unwrap_or_default();
     for (n, value) in docs.iter().enumerate() {
-        if schema.is_valid(value) {
+        if schema.is_valid_tape(value) {
             continue;
         }
         let ix = indexes.get_or_insert_with(|| doc::index(format, text));
         let index = ix.get(n);
-        for err in schema.validate(value) {
+        for err in schema.validate_tape(value) {
             let mut d = schema_diagnostic(file, text, index, &err);
             if multi {
                 d.document = Some(n);
@@ -318,21 +322,7 @@ fn check_file(
             out.push(d);
         }
     }
-    if bytes.len() >= FREE_ASIDE {
-        free_aside((docs, bytes));
-    }
     out
-}
-
-/// Documents from this many bytes on are freed on a thread of their own.
-const FREE_ASIDE: usize = 1 << 20;
-
-/// Drops `garbage` on a thread of its own. Freeing a large document (millions of small
-/// allocations) takes a third as long as parsing and validating it; this way it overlaps
-/// with reporting, and a process that exits does not wait for it at all.
-fn free_aside<T: Send + 'static>(garbage: T) {
-    // Should no thread start, the closure, and with it `garbage`, is dropped right here.
-    let _ = std::thread::Builder::new().spawn(move || drop(garbage));
 }
 
 /// `$schema` at the top of a JSON or YAML document, or a `#:schema` comment heading a TOML file,
@@ -340,11 +330,11 @@ fn free_aside<T: Send + 'static>(garbage: T) {
 pub(crate) fn in_file_schema(
     format: Format,
     bytes: &[u8],
-    docs: &[Value],
+    dollar_schema: Option<&str>,
     path: &Path,
 ) -> Option<PathBuf> {
     let named = match format {
-        Format::Json | Format::Yaml => docs.first()?.get("$schema")?.as_str()?.to_owned(),
+        Format::Json | Format::Yaml => dollar_schema?.to_owned(),
         Format::Toml => {
             let text = std::str::from_utf8(bytes).ok()?;
             text.lines()
