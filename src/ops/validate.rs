@@ -307,11 +307,12 @@ fn check_file(
     let multi = docs.len() > 1;
     let mut out = Vec::new();
     let mut indexes: Option<Vec<SpanIndex>> = None;
-    let text = std::str::from_utf8(&bytes).unwrap_or_default();
     for (n, value) in docs.iter().enumerate() {
         if schema.is_valid_tape(value) {
             continue;
         }
+        // The bytes parsed, so they are UTF-8; checked again only for files with findings.
+        let text = std::str::from_utf8(&bytes).unwrap_or_default();
         let ix = indexes.get_or_insert_with(|| doc::index(format, text));
         let index = ix.get(n);
         for err in schema.validate_tape(value) {
