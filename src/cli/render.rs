@@ -421,11 +421,7 @@ impl Printer {
             return;
         }
         let short = |s: &Option<FileState>| s.map_or("-".to_owned(), |s| s.sha256.short(8));
-        let mut s = format!(
-            "{:<24}  {:<28}  {:<8}  {:<19}  {}\n",
-            "TIME", "ACTOR", "OP", "CHANGE", "PATH"
-        );
-        for r in records {
+        let actor = |r: &AuditRecord| {
             let mut actor = r.actor.email.clone().unwrap_or_else(|| {
                 let user = r.actor.user.as_deref().unwrap_or("?");
                 match &r.actor.host {
@@ -436,13 +432,38 @@ impl Printer {
             if let Some(ci) = &r.actor.ci {
                 let _ = write!(actor, " ({ci})");
             }
-            let change = format!("{} → {}", short(&r.before), short(&r.after));
+            actor
+        };
+        let rows: Vec<_> = records
+            .iter()
+            .map(|r| {
+                let change = format!("{} → {}", short(&r.before), short(&r.after));
+                (r, actor(r), change)
+            })
+            .collect();
+        // Columns as wide as their widest cell, so a long email does not push the rest over.
+        let width = |f: &dyn Fn(&(&AuditRecord, String, String)) -> usize, title: &str| {
+            rows.iter()
+                .map(f)
+                .chain([title.chars().count()])
+                .max()
+                .unwrap_or(0)
+        };
+        let ts_w = width(&|(r, _, _)| r.ts.chars().count(), "TIME");
+        let actor_w = width(&|(_, a, _)| a.chars().count(), "ACTOR");
+        let op_w = width(&|(r, _, _)| r.op.to_string().chars().count(), "OP");
+        let change_w = width(&|(_, _, c)| c.chars().count(), "CHANGE");
+        let mut s = format!(
+            "{:<ts_w$}  {:<actor_w$}  {:<op_w$}  {:<change_w$}  {}\n",
+            "TIME", "ACTOR", "OP", "CHANGE", "PATH"
+        );
+        for (r, actor, change) in &rows {
             let _ = writeln!(
                 s,
-                "{:<24}  {:<28}  {:<8}  {:<19}  {}",
+                "{:<ts_w$}  {:<actor_w$}  {:<op_w$}  {:<change_w$}  {}",
                 r.ts,
                 actor,
-                r.op,
+                r.op.to_string(),
                 change,
                 r.path.as_deref().unwrap_or("")
             );

@@ -505,6 +505,41 @@ fn the_actor_names_user_host_git_email_and_ci() {
     assert_eq!(a["email"], serde_json::Value::Null);
 }
 
+#[test]
+fn audit_show_columns_fit_a_long_actor() {
+    let ws = Ws::new();
+    let home = tempfile::tempdir().unwrap();
+    let write = |email: &str, file: &str| {
+        std::fs::write(
+            home.path().join(".gitconfig"),
+            format!("[user]\n\temail = {email}\n"),
+        )
+        .unwrap();
+        let mut cmd = std::process::Command::new(bin());
+        cmd.args(["atomic", "write", file])
+            .current_dir(ws.root())
+            .env("HOME", home.path())
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("CI");
+        run(cmd, Some(b"{}\n")).ok();
+    };
+    write("a@b.example", "a.json");
+    write(
+        "a.very.long.name.that.goes.on@a.long.subdomain.example.com",
+        "b.json",
+    );
+    let shown = ws.run(&["audit", "show"]).ok().stdout;
+    let rows: Vec<&str> = shown.lines().collect();
+    assert_eq!(rows.len(), 4, "{shown}");
+    // Every row's OP column starts where the header's does.
+    let column = |row: &str, word: &str| row.chars().collect::<String>().find(word);
+    let op = column(rows[0], " OP ").map(|i| i + 1);
+    for row in &rows[2..] {
+        assert_eq!(column(row, " write "), op.map(|i| i - 1), "{shown}");
+    }
+    assert!(rows[3].contains("a.very.long.name.that.goes.on@a.long.subdomain.example.com  write"));
+}
+
 /// Rotation, retention and apply record their changes too, and `--deep` agrees with the disk
 /// afterwards: rotated copies are not mistaken for backups, pruned backups are not expected.
 #[test]
