@@ -223,6 +223,8 @@ fn watch_config(ws: &Workspace, read: &mut Vec<PathBuf>) {
             }
         }
     }
+    // The files the schemas `$ref`, which no config entry names.
+    read.extend(ops::schema_files(ws));
 }
 
 /// The directory part of a glob before its first pattern character: `config/**/*.yaml` →

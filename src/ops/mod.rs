@@ -44,6 +44,7 @@ pub use prune::{PruneRequest, prune};
 pub use recover::recover;
 pub use retention::{BackupsConfig, ByteSize, HumanDuration, parse_duration, parse_size};
 pub use rotate::{RotateRequest, rotate};
+pub use schemas::schema_files;
 pub use validate::{ValidateRequest, validate};
 pub use verify::verify;
 pub use workspace::{

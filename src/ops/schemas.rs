@@ -19,6 +19,8 @@ pub(crate) struct FileSource {
     /// on the command line.
     allowed: Vec<PathBuf>,
     map: Vec<(String, PathBuf)>,
+    /// Every file read so far: what a schema depends on.
+    read: Mutex<Vec<PathBuf>>,
 }
 
 impl FileSource {
@@ -35,6 +37,7 @@ impl FileSource {
         FileSource {
             allowed: vec![ws.root.clone()],
             map,
+            read: Mutex::default(),
         }
     }
 
@@ -80,6 +83,10 @@ impl SchemaSource for FileSource {
         let path = self.local_path(uri)?;
         let bytes =
             fs::read(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        self.read
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(path.clone());
         let format = Format::from_path(&path).unwrap_or(Format::Json);
         let mut docs = doc::parse(format, &bytes, &Limits::default())
             .map_err(|p| format!("`{}` does not parse: {}", path.display(), p.message))?;
@@ -92,6 +99,22 @@ impl SchemaSource for FileSource {
         }
         Ok(docs.remove(0))
     }
+}
+
+/// Every schema file the configuration's schemas are made of: each `[[validate]]` and
+/// `[[merge]]` schema and every file their `$ref`s reach (absolute, canonical, sorted). A schema
+/// that does not compile counts with what was read of it.
+pub fn schema_files(ws: &Workspace) -> Vec<PathBuf> {
+    let cache = SchemaCache::new(ws, true, None);
+    let named = ws.config.validate.iter().map(|v| &v.schema);
+    for schema in named.chain(ws.config.merge.iter().filter_map(|m| m.schema.as_ref())) {
+        let _ = cache.get(&ws.root.join(schema));
+    }
+    let mut read =
+        std::mem::take(&mut *cache.source.read.lock().unwrap_or_else(|p| p.into_inner()));
+    read.sort();
+    read.dedup();
+    read
 }
 
 /// The `file://` URI of an absolute path.

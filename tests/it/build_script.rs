@@ -190,3 +190,45 @@ fn ensure_fresh_child() {
         cargo_atomic::build::ensure_fresh(PathBuf::from(dir));
     }
 }
+
+/// A schema file that only a `$ref` names is watched too: editing it must rerun the script.
+#[test]
+fn files_a_schema_refs_are_watched() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = fs::canonicalize(dir.path()).unwrap();
+    let put = |rel: &str, text: &str| {
+        let path = root.join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    };
+    put(
+        "Cargo.toml",
+        "[package]\nname = \"p\"\nversion = \"0.1.0\"\n",
+    );
+    put(
+        "atomic.toml",
+        "[[validate]]\nfiles = [\"config/*.json\"]\nschema = \"schemas/app.json\"\n",
+    );
+    put(
+        "schemas/app.json",
+        r#"{"properties": {"port": {"$ref": "defs/port.json"}}}"#,
+    );
+    put("schemas/defs/port.json", r#"{"type": "integer"}"#);
+    put("config/app.json", r#"{"port": 80}"#);
+    let out = tempfile::tempdir().unwrap();
+    let built = cargo_atomic::build::Build::new(&root, out.path())
+        .run()
+        .unwrap();
+    for watched in [
+        "schemas/app.json",
+        "schemas/defs/port.json",
+        "atomic.toml",
+        "config",
+    ] {
+        assert!(
+            built.read.contains(&root.join(watched)),
+            "{watched} not in {:#?}",
+            built.read
+        );
+    }
+}
