@@ -117,19 +117,22 @@ pub fn parse(format: Format, bytes: &[u8], limits: &Limits) -> Result<Vec<Value>
 }
 
 /// Parses `bytes` as `format` into one tape per document, as [`parse`] gives values: what
-/// validation reads. JSON goes straight onto a tape that borrows its strings from `bytes`;
-/// YAML and TOML documents are parsed into values first.
+/// validation reads. JSON and YAML go straight onto tapes that borrow their strings from
+/// `bytes`; TOML documents are parsed into values first.
 pub fn parse_tapes<'t>(
     format: Format,
     bytes: &'t [u8],
     limits: &Limits,
 ) -> Result<Vec<Tape<'t>>, Problem> {
-    if format != Format::Json {
+    if format == Format::Toml {
         return parse(format, bytes, limits)
             .map(|docs| docs.iter().map(Tape::from_value).collect());
     }
     let text = text_of(bytes, limits)?;
-    json::parse_tape(text, limits).map(|t| vec![t])
+    match format {
+        Format::Yaml => yaml::parse_tapes(text, limits),
+        _ => json::parse_tape(text, limits).map(|t| vec![t]),
+    }
 }
 
 /// `bytes` as text, if they are UTF-8 and within the size limit.

@@ -275,6 +275,80 @@ impl<'t> Tape<'t> {
         }
     }
 
+    /// Appends a copy of the complete node at slot `at` (a YAML alias), as the next value.
+    pub(crate) fn copy_node(&mut self, at: usize) {
+        self.count_value();
+        self.copy_slots(at, self.end(at));
+    }
+
+    /// The kind of the node at slot `at`: whether it is an object.
+    pub(crate) fn is_object_at(&self, at: usize) -> bool {
+        self.slots.get(at).is_some_and(|s| s.tag() == Tag::Object)
+    }
+
+    /// Appends the slots `from..to` (whole nodes), moving container ends along.
+    fn copy_slots(&mut self, from: usize, to: usize) {
+        let base = self.slots.len();
+        self.slots.reserve(to - from);
+        for i in from..to {
+            let mut slot = self.slots[i];
+            if matches!(slot.tag(), Tag::Array | Tag::Object) {
+                slot.data = slot.data - from as u64 + base as u64;
+            }
+            self.slots.push(slot);
+        }
+    }
+
+    /// Closes the innermost open container, an object, after appending the members of each
+    /// object at `sources` whose key it does not have yet (YAML merge keys: its own members
+    /// win, then earlier sources over later ones). `plain_key` says whether a key compares by
+    /// its text alone; the object is left open and `false` returned when a key does not, when
+    /// two of its own keys are equal, or when a source is not an object.
+    pub(crate) fn close_merging(
+        &mut self,
+        sources: &[usize],
+        plain_key: impl Fn(&str) -> bool,
+    ) -> bool {
+        let Some(&(at, _)) = self.open.last() else {
+            return false;
+        };
+        if self.slots[at].tag() != Tag::Object || !sources.iter().all(|&s| self.is_object_at(s)) {
+            return false;
+        }
+        let mut take = Vec::new();
+        {
+            let mut seen = std::collections::HashSet::new();
+            let mut i = at + 1;
+            while i < self.slots.len() {
+                let key = self.string(i);
+                if !plain_key(key) || !seen.insert(key) {
+                    return false;
+                }
+                i = self.end(i + 1);
+            }
+            for &source in sources {
+                let mut i = source + 1;
+                while i < self.end(source) {
+                    let key = self.string(i);
+                    if !plain_key(key) {
+                        return false;
+                    }
+                    if seen.insert(key) {
+                        take.push(i);
+                    }
+                    i = self.end(i + 1);
+                }
+            }
+        }
+        for key in take {
+            self.count();
+            let end = self.end(key + 1);
+            self.copy_slots(key, end);
+        }
+        self.close();
+        true
+    }
+
     /// Appends `value`, whole.
     pub fn push_value(&mut self, value: &Value) {
         // An explicit stack: a value may nest deeper than a thread's stack allows recursion.

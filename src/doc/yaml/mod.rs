@@ -1,4 +1,6 @@
-//! YAML: values through serde-saphyr, spans through granit-parser events.
+//! YAML: values through serde-saphyr, spans through granit-parser events, and tapes for
+//! validation straight from granit-parser events (`tape.rs`), which leave whatever they do not
+//! take on to serde-saphyr and give the same documents.
 //!
 //! Invariant: any text gives values or one located [`Problem`], never a panic, a stack overflow
 //! or unbounded memory: aliases are sized before anything is expanded, nesting is bounded by
@@ -32,7 +34,11 @@
 
 mod events;
 mod index;
+mod scalar;
 mod scan;
+mod tape;
+#[cfg(test)]
+mod tape_tests;
 #[cfg(test)]
 mod tests;
 
@@ -53,6 +59,7 @@ use super::{Limits, Problem};
 use crate::diagnostic::Code;
 
 pub(crate) use index::index;
+pub(crate) use tape::parse_tapes;
 
 /// The byte ranges of the anchored nodes (`&a ...`) of `text`, when it may have aliases (else
 /// none: an anchor that nothing repeats is an ordinary node). For edits, which must not change
