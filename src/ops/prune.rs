@@ -5,13 +5,20 @@
 //! removed (`Store::remove_backups`, crash-safe). With no policy configured everything is kept
 //! — only what an interrupted earlier prune left unreferenced is removed.
 
-use std::collections::BTreeSet;
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::SystemTime;
 
 use super::{Error, Outcome, Workspace};
 use crate::event::{BackupDecision, Event, Sink};
-use crate::store::retention::{self, Item};
-use crate::store::{AuditEntry, AuditOutcome, BackupRecord, FileState, Removal, Store, StoreError};
+use crate::store::retention::{self, Backup, Verdict};
+use crate::store::{
+    AuditEntry, AuditOutcome, BackupIndex, BackupRecord, FileState, Place, Removal, Store,
+    StoreError,
+};
+
+/// Audit records appended at a time: what the prune holds of them, however many it removed.
+const AUDIT_CHUNK: usize = 4096;
 
 /// What `backups prune` is asked to do.
 #[derive(Debug, Clone, Default)]
@@ -27,6 +34,10 @@ pub struct PruneRequest {
 
 /// Applies the retention policy of `ws` to its backups. `Outcome::files` counts the backups,
 /// `Outcome::written` the ones removed.
+///
+/// The index is read a record at a time, three times over (to decide; to report each decision,
+/// reading each record again at its place; to remove), so that memory grows only by a compact
+/// [`Backup`] and its place per backup, the distinct files and the kept objects.
 pub fn prune(ws: &Workspace, req: &PruneRequest, sink: &mut dyn Sink) -> Result<Outcome, Error> {
     let policy = ws.config.backups.policy();
     // A store that was never created has nothing to prune, and a dry run creates nothing.
@@ -48,91 +59,164 @@ pub fn prune(ws: &Workspace, req: &PruneRequest, sink: &mut dyn Sink) -> Result<
         drop(shared);
         Store::open(&ws.root, ws.store_options(req.command.clone()), sink)?
     };
-    let records = store.backups()?;
-    let items = records
-        .iter()
-        .map(|r| {
-            Ok(Item {
-                group: &r.path,
-                time: humantime::parse_rfc3339_weak(&r.time).map_err(|e| StoreError::Damaged {
-                    path: store.state_dir().join("backups.jsonl"),
-                    detail: format!("backup {}: time `{}`: {e}", r.id, r.time),
-                })?,
-                size: r.size,
-                object: r.sha256,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    let plan = retention::apply(&policy, &items, req.now.unwrap_or_else(SystemTime::now));
-    // Per file, newest first, as `backups list` shows them.
-    let mut order: Vec<usize> = (0..records.len()).collect();
-    order.sort_by(|&a, &b| {
-        (&records[a].path, items[b].time, b).cmp(&(&records[b].path, items[a].time, a))
+    let index = store.backup_index()?;
+    let Compact {
+        backups,
+        places,
+        paths,
+    } = read(&index)?;
+    let verdicts = retention::decide(&policy, &backups, req.now.unwrap_or_else(SystemTime::now));
+    let dropped: Vec<bool> = verdicts.verdicts.iter().map(|v| !v.keep()).collect();
+    // Per file, newest first, as `backups list` shows them: the files are numbered in path
+    // order, so this is the order of (file, time) with the later of equal times first.
+    let mut order: Vec<u32> = (0..backups.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| {
+        let (x, y) = (&backups[a as usize], &backups[b as usize]);
+        x.file
+            .cmp(&y.file)
+            .then(y.time.cmp(&x.time))
+            .then(b.cmp(&a))
     });
-    let mut dropped = BTreeSet::new();
     for i in order {
-        let d = &plan.decisions[i];
-        let shown = decision(&records[i], d);
-        if d.keep {
-            sink.event(Event::BackupKept(shown));
+        let i = i as usize;
+        let record = index.read(places[i])?;
+        let shown = decision(record, verdicts.verdicts[i], &policy, backups[i].time);
+        sink.event(if dropped[i] {
+            Event::BackupDropped(shown)
         } else {
-            dropped.insert(records[i].id.clone());
-            sink.event(Event::BackupDropped(shown));
-        }
+            Event::BackupKept(shown)
+        });
     }
+    drop(places);
+    let total = backups.len();
     let removal = if req.dry_run {
-        store.plan_removal(&dropped)?
+        drop((backups, paths));
+        store.plan_removal(&index, &dropped)?
     } else {
-        let removal = store.remove_backups(&dropped)?;
-        // One `prune` record per removed backup, under the lock the removal ran under.
-        let entries: Vec<AuditEntry> = removal
-            .records
-            .iter()
-            .map(|r| AuditEntry {
-                op: "prune".into(),
-                path: Some(r.path.to_string_lossy().replace('\\', "/")),
-                before: Some(FileState {
-                    sha256: r.sha256,
-                    size: r.size,
-                }),
-                after: None,
-                outcome: AuditOutcome::Ok,
-            })
-            .collect();
-        for d in store.append_audit(&entries) {
-            sink.event(Event::Diagnostic(d));
-        }
+        let removal = store.remove_backups(&index, &dropped)?;
+        audit_removed(&store, &backups, &paths, &dropped, sink);
         removal
     };
-    let kept = records.len() - dropped.len();
+    let dropped_count = dropped.iter().filter(|&&d| d).count();
     sink.event(summary(
         &policy,
-        kept,
-        dropped.len(),
+        total - dropped_count,
+        dropped_count,
         &removal,
-        plan.kept_bytes,
-        plan.over_cap,
+        verdicts.kept_bytes,
+        verdicts.over_cap,
         req.dry_run,
     ));
     Ok(Outcome {
-        files: records.len(),
-        written: if req.dry_run {
-            0
-        } else {
-            removal.records.len()
-        },
+        files: total,
+        written: if req.dry_run { 0 } else { removal.records },
         ..Outcome::default()
     })
 }
 
-fn decision(r: &BackupRecord, d: &retention::Decision) -> BackupDecision {
+/// What a prune holds of the index: per backup a few dozen bytes, per file its path.
+struct Compact {
+    /// Every backup as the planner sees it, in index order.
+    backups: Vec<Backup>,
+    /// Where each is in the index, to read it again.
+    places: Vec<Place>,
+    /// The files, in path order: [`Backup::file`] indexes this.
+    paths: Vec<PathBuf>,
+}
+
+/// Reads the index a record at a time into its [`Compact`] form.
+fn read(index: &BackupIndex) -> Result<Compact, StoreError> {
+    let mut files: HashMap<PathBuf, u32> = HashMap::new();
+    let (mut backups, mut places) = (Vec::new(), Vec::new());
+    index.scan(|place, r: BackupRecord| {
+        let time = humantime::parse_rfc3339_weak(&r.time).map_err(|e| StoreError::Damaged {
+            path: index.path().to_owned(),
+            detail: format!("backup {}: time `{}`: {e}", r.id, r.time),
+        })?;
+        let next = files.len() as u32;
+        let file = *files.entry(r.path).or_insert(next);
+        backups.push(Backup {
+            time,
+            size: r.size,
+            object: r.sha256,
+            file,
+        });
+        places.push(place);
+        Ok::<_, StoreError>(())
+    })?;
+    // Renumber the files in path order.
+    let mut paths: Vec<(PathBuf, u32)> = files.into_iter().collect();
+    paths.sort_unstable();
+    let mut rank = vec![0u32; paths.len()];
+    for (r, (_, old)) in paths.iter().enumerate() {
+        rank[*old as usize] = r as u32;
+    }
+    for b in &mut backups {
+        b.file = rank[b.file as usize];
+    }
+    Ok(Compact {
+        backups,
+        places,
+        paths: paths.into_iter().map(|(p, _)| p).collect(),
+    })
+}
+
+/// One `prune` audit record per removed backup, oldest first, made from what the planner
+/// holds and appended a chunk at a time, under the lock the removal ran under.
+fn audit_removed(
+    store: &Store,
+    backups: &[Backup],
+    paths: &[PathBuf],
+    dropped: &[bool],
+    sink: &mut dyn Sink,
+) {
+    let mut chunk = Vec::with_capacity(AUDIT_CHUNK.min(dropped.len()));
+    let mut warned = Vec::new();
+    let mut flush = |chunk: &mut Vec<AuditEntry>| {
+        for d in store.append_audit(chunk) {
+            // One warning of each kind, however many chunks met it.
+            if !warned.contains(&d.message) {
+                warned.push(d.message.clone());
+                sink.event(Event::Diagnostic(d));
+            }
+        }
+        chunk.clear();
+    };
+    for (b, _) in backups.iter().zip(dropped).filter(|(_, d)| **d) {
+        chunk.push(AuditEntry {
+            op: "prune".into(),
+            path: Some(paths[b.file as usize].to_string_lossy().replace('\\', "/")),
+            before: Some(FileState {
+                sha256: b.object,
+                size: b.size,
+            }),
+            after: None,
+            outcome: AuditOutcome::Ok,
+        });
+        if chunk.len() == AUDIT_CHUNK {
+            flush(&mut chunk);
+        }
+    }
+    flush(&mut chunk);
+}
+
+fn decision(
+    r: BackupRecord,
+    v: Verdict,
+    policy: &retention::Policy,
+    time: SystemTime,
+) -> BackupDecision {
     BackupDecision {
-        id: r.id.clone(),
-        path: r.path.clone(),
-        time: r.time.clone(),
+        id: r.id,
+        path: r.path,
+        time: r.time,
         size: r.size,
         sha256: r.sha256,
-        rules: d.reasons.iter().map(ToString::to_string).collect(),
+        rules: v
+            .reasons(policy, time)
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
     }
 }
 

@@ -20,7 +20,7 @@
 //! `tests/it/crash.rs`.
 
 use std::ffi::OsStr;
-use std::fs;
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
@@ -258,12 +258,28 @@ pub(crate) fn stage(
     meta: NewMeta,
     sync: bool,
 ) -> Result<()> {
+    stage_with(dir_fd, dir, name, temp, meta, sync, |file| {
+        file.write_all(bytes).ctx("write", dir.join(temp))
+    })
+}
+
+/// [`stage`] with the bytes written by `fill` (which gets the temp file, open for writing), so
+/// that they need not be held in memory at once.
+pub(crate) fn stage_with(
+    dir_fd: &OwnedFd,
+    dir: &Path,
+    name: &OsStr,
+    temp: &OsStr,
+    meta: NewMeta,
+    sync: bool,
+    fill: impl FnOnce(&mut File) -> Result<()>,
+) -> Result<()> {
     let temp_path = dir.join(temp);
     // Never more readable than the original while it is being filled.
     let mut file =
         sys::create_excl(dir_fd, temp, meta.mode & 0o600).ctx("create a temp file in", dir)?;
     let result = (|| {
-        file.write_all(bytes).ctx("write", &temp_path)?;
+        fill(&mut file)?;
         if meta.from_existing {
             let orig = sys::open_read_nofollow(dir_fd, name).ctx("open", dir.join(name))?;
             let st = sys::fstat(&orig).ctx("inspect", dir.join(name))?;

@@ -13,6 +13,7 @@ mod atomic;
 pub mod audit;
 mod error;
 mod hash;
+mod index;
 mod journal;
 mod lock;
 mod manifest;
@@ -33,6 +34,7 @@ use std::path::{Path, PathBuf};
 pub use atomic::{Durability, LinkPolicy, WriteOptions, Written, remove_file, write_file};
 pub use error::{Result, StoreError};
 pub use hash::{ParseDigestError, Sha256Digest};
+pub use index::{BackupIndex, Place};
 pub use lock::{LockMode, StoreLock};
 pub use manifest::{FileState, Inputs, Manifest};
 pub use objects::BackupRecord;
@@ -279,7 +281,7 @@ impl Store {
 
     /// Every backup, oldest first.
     pub fn backups(&self) -> Result<Vec<BackupRecord>> {
-        objects::read_index(&self.index_path())
+        index::read_index(&self.index_path())
     }
 
     /// The bytes of a backup, verified against its hash.

@@ -9,7 +9,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -307,36 +307,4 @@ fn end_torn_tail(f: &File, text: &mut Vec<u8>) -> io::Result<()> {
         f.set_len(line_start)?;
     }
     Ok(())
-}
-
-/// Reads the index, oldest first. A torn last line (a crash mid-append) is skipped; a damaged
-/// line elsewhere is an error.
-pub(crate) fn read_index(path: &Path) -> Result<Vec<BackupRecord>> {
-    let f = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).ctx("open", path),
-    };
-    let lines: Vec<String> = BufReader::new(f)
-        .split(b'\n')
-        .map(|l| l.map(|b| String::from_utf8_lossy(&b).into_owned()))
-        .collect::<io::Result<_>>()
-        .ctx("read", path)?;
-    let mut out = Vec::with_capacity(lines.len());
-    for (i, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str(line) {
-            Ok(r) => out.push(r),
-            Err(_) if i + 1 == lines.len() => {} // torn tail
-            Err(e) => {
-                return Err(StoreError::Damaged {
-                    path: path.to_owned(),
-                    detail: format!("line {}: {e}", i + 1),
-                });
-            }
-        }
-    }
-    Ok(out)
 }

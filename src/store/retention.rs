@@ -1,7 +1,10 @@
 //! Retention (G3): which backups a policy keeps, and the rule behind each decision.
 //!
 //! Pure: backups and the current time come in as data, decisions come out; nothing here reads
-//! the disk or the clock, so the same inputs give the same plan.
+//! the disk or the clock, so the same inputs give the same plan. [`decide`] works on compact
+//! [`Backup`]s (64 bytes) and answers with a two-byte [`Verdict`] each, so that a prune of a
+//! large index holds little per backup; [`apply`] is the same over borrowed [`Item`]s, with the
+//! reasons spelled out.
 //!
 //! The keep rules are restic's and borg's, applied to each *group* separately — a group is one
 //! file (all backups of one path), as restic applies its policy to each snapshot group:
@@ -22,13 +25,15 @@
 //! the cap may stay unmet; [`Plan::over_cap`] says so). With no keep rule but a cap, every
 //! backup starts as kept. With no policy at all, everything is kept.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::hash::Sha256Digest;
 
+#[cfg(test)]
+mod oracle;
 #[cfg(test)]
 mod tests;
 
@@ -228,91 +233,215 @@ pub struct Plan {
     pub over_cap: bool,
 }
 
-/// Applies `policy` to `items` at time `now`.
+/// Applies `policy` to `items` at time `now`: [`decide`] over borrowed items, with each
+/// decision's reasons spelled out.
 pub fn apply(policy: &Policy, items: &[Item<'_>], now: SystemTime) -> Plan {
-    let mut decisions: Vec<Decision> = if policy.is_empty() {
-        vec![keep(Reason::NoPolicy); items.len()]
-    } else if !policy.has_keep_rules() {
-        vec![keep(Reason::NoKeepRule); items.len()]
-    } else {
-        vec![
-            Decision {
-                keep: false,
-                reasons: Vec::new(),
-            };
-            items.len()
-        ]
-    };
-    // Each group newest first; equal times: the later item (appended later) is newer.
-    let mut groups: BTreeMap<&Path, Vec<usize>> = BTreeMap::new();
-    for (i, it) in items.iter().enumerate() {
-        groups.entry(it.group).or_default().push(i);
-    }
-    for members in groups.values_mut() {
-        members.sort_by(|&a, &b| items[b].time.cmp(&items[a].time).then(b.cmp(&a)));
-        if policy.has_keep_rules() {
-            keep_rules(policy, items, members, now, &mut decisions);
-        }
-    }
-    for d in &mut decisions {
-        if !d.keep && d.reasons.is_empty() {
-            d.reasons.push(Reason::Unselected);
-        }
-    }
-    let newest: Vec<usize> = groups.values().map(|m| m[0]).collect();
-    let (kept_bytes, over_cap) = match policy.max_total_size {
-        Some(cap) => cap_total(cap, items, &newest, &mut decisions),
-        None => (kept_total(items, &decisions), false),
-    };
+    let mut files: HashMap<&Path, u32> = HashMap::new();
+    let backups: Vec<Backup> = items
+        .iter()
+        .map(|it| {
+            let next = files.len() as u32;
+            Backup {
+                time: it.time,
+                size: it.size,
+                object: it.object,
+                file: *files.entry(it.group).or_insert(next),
+            }
+        })
+        .collect();
+    let verdicts = decide(policy, &backups, now);
     Plan {
-        decisions,
+        decisions: verdicts
+            .verdicts
+            .iter()
+            .zip(items)
+            .map(|(v, it)| Decision {
+                keep: v.keep(),
+                reasons: v.reasons(policy, it.time),
+            })
+            .collect(),
+        kept_bytes: verdicts.kept_bytes,
+        over_cap: verdicts.over_cap,
+    }
+}
+
+/// One backup as the planner holds it, in at most 64 bytes, so that planning a large index
+/// costs little memory per backup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backup {
+    /// When it was made.
+    pub time: SystemTime,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its object; backups with the same object share their bytes.
+    pub object: Sha256Digest,
+    /// The file it belongs to (its group), numbered by the caller: equal numbers, same file.
+    pub file: u32,
+}
+
+const _: () = assert!(std::mem::size_of::<Backup>() <= 64);
+
+/// The decision for one backup in two bytes: kept or not, and which rules are behind it. The
+/// rules' numbers are the policy's and a calendar bucket is the backup's time's, so
+/// [`Verdict::reasons`] spells them out from those.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Verdict(u16);
+
+impl Verdict {
+    const KEEP: u16 = 1;
+    const NO_POLICY: u16 = 1 << 1;
+    const NO_KEEP_RULE: u16 = 1 << 2;
+    const LAST: u16 = 1 << 3;
+    const WITHIN: u16 = 1 << 4;
+    /// `CALENDAR << rule` and `OLDEST << rule`, `rule` 0 (daily) to 2 (monthly).
+    const CALENDAR: u16 = 1 << 5;
+    const OLDEST: u16 = 1 << 8;
+    const UNSELECTED: u16 = 1 << 11;
+    const MAX_TOTAL_SIZE: u16 = 1 << 12;
+    const NEWEST_OF_FILE: u16 = 1 << 13;
+
+    /// Kept or dropped.
+    pub fn keep(self) -> bool {
+        self.0 & Self::KEEP != 0
+    }
+
+    fn has(self, flag: u16) -> bool {
+        self.0 & flag != 0
+    }
+
+    /// The rules behind it, in the order of the policy's keys, for a backup made at `time`
+    /// under the `policy` it was decided by.
+    pub fn reasons(self, policy: &Policy, time: SystemTime) -> Vec<Reason> {
+        let mut out = Vec::new();
+        if self.has(Self::NO_POLICY) {
+            out.push(Reason::NoPolicy);
+        }
+        if self.has(Self::NO_KEEP_RULE) {
+            out.push(Reason::NoKeepRule);
+        }
+        if let (true, Some(n)) = (self.has(Self::LAST), policy.keep_last) {
+            out.push(Reason::Last(n));
+        }
+        if let (true, Some(d)) = (self.has(Self::WITHIN), policy.keep_within) {
+            out.push(Reason::Within(d));
+        }
+        for (k, (rule, n)) in calendar_rules(policy).into_iter().enumerate() {
+            let Some(n) = n else { continue };
+            if self.has(Self::CALENDAR << k) {
+                out.push(Reason::Calendar(rule, n, Bucket::of(rule, time)));
+            } else if self.has(Self::OLDEST << k) {
+                out.push(Reason::Oldest(rule));
+            }
+        }
+        if self.has(Self::UNSELECTED) {
+            out.push(Reason::Unselected);
+        }
+        if let (true, Some(cap)) = (self.has(Self::MAX_TOTAL_SIZE), policy.max_total_size) {
+            out.push(Reason::MaxTotalSize(cap));
+        }
+        if self.has(Self::NEWEST_OF_FILE) {
+            out.push(Reason::NewestOfFile);
+        }
+        out
+    }
+}
+
+/// A [`Verdict`] for every backup, in the order the backups came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdicts {
+    /// One per backup.
+    pub verdicts: Vec<Verdict>,
+    /// Bytes of the distinct objects the kept backups use.
+    pub kept_bytes: u64,
+    /// `max-total-size` could not be met without dropping the newest backup of some file.
+    pub over_cap: bool,
+}
+
+/// The calendar rules of `policy`, in the order of its keys.
+fn calendar_rules(policy: &Policy) -> [(Rule, Option<usize>); 3] {
+    [
+        (Rule::Daily, policy.keep_daily),
+        (Rule::Weekly, policy.keep_weekly),
+        (Rule::Monthly, policy.keep_monthly),
+    ]
+}
+
+/// Applies `policy` to `backups` at time `now`. Besides the verdicts it holds 4 bytes per
+/// backup (the order of each file's backups) and the distinct objects of the kept ones.
+pub fn decide(policy: &Policy, backups: &[Backup], now: SystemTime) -> Verdicts {
+    assert!(u32::try_from(backups.len()).is_ok(), "at most 2^32 backups");
+    let start = if policy.is_empty() {
+        Verdict(Verdict::KEEP | Verdict::NO_POLICY)
+    } else if !policy.has_keep_rules() {
+        Verdict(Verdict::KEEP | Verdict::NO_KEEP_RULE)
+    } else {
+        Verdict(0)
+    };
+    let mut verdicts = vec![start; backups.len()];
+    // Per file; each newest first; equal times: the later backup (appended later) is newer.
+    let mut order: Vec<u32> = (0..backups.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| {
+        let (x, y) = (&backups[a as usize], &backups[b as usize]);
+        x.file
+            .cmp(&y.file)
+            .then(y.time.cmp(&x.time))
+            .then(b.cmp(&a))
+    });
+    let groups = order.chunk_by(|&a, &b| backups[a as usize].file == backups[b as usize].file);
+    let mut newest = Vec::new();
+    for members in groups {
+        newest.push(members[0]);
+        if policy.has_keep_rules() {
+            keep_rules(policy, backups, members, now, &mut verdicts);
+        }
+    }
+    drop(order);
+    for v in &mut verdicts {
+        if !v.keep() && v.0 == 0 {
+            v.0 = Verdict::UNSELECTED;
+        }
+    }
+    let (kept_bytes, over_cap) = match policy.max_total_size {
+        Some(cap) => cap_total(cap, backups, &newest, &mut verdicts),
+        None => (kept_total(backups, &verdicts), false),
+    };
+    Verdicts {
+        verdicts,
         kept_bytes,
         over_cap,
     }
 }
 
-fn keep(reason: Reason) -> Decision {
-    Decision {
-        keep: true,
-        reasons: vec![reason],
-    }
-}
-
-/// The keep rules over one group, `members` newest first.
+/// The keep rules over one file's backups, `members` newest first.
 fn keep_rules(
     policy: &Policy,
-    items: &[Item<'_>],
-    members: &[usize],
+    backups: &[Backup],
+    members: &[u32],
     now: SystemTime,
-    decisions: &mut [Decision],
+    verdicts: &mut [Verdict],
 ) {
-    let mut mark = |i: usize, r: Reason| {
-        decisions[i].keep = true;
-        decisions[i].reasons.push(r);
-    };
+    let time = |i: u32| backups[i as usize].time;
+    let mut mark = |i: u32, flag: u16| verdicts[i as usize].0 |= Verdict::KEEP | flag;
     if let Some(n) = policy.keep_last {
         for &i in members.iter().take(n) {
-            mark(i, Reason::Last(n));
+            mark(i, Verdict::LAST);
         }
     }
     if let Some(d) = policy.keep_within {
         let anchor = members
             .iter()
-            .map(|&i| items[i].time)
+            .map(|&i| time(i))
             .find(|t| *t <= now)
             .unwrap_or(now);
         let from = anchor.checked_sub(d);
         for &i in members {
-            if from.is_none_or(|from| items[i].time > from) {
-                mark(i, Reason::Within(d));
+            if from.is_none_or(|from| time(i) > from) {
+                mark(i, Verdict::WITHIN);
             }
         }
     }
-    for (rule, n) in [
-        (Rule::Daily, policy.keep_daily),
-        (Rule::Weekly, policy.keep_weekly),
-        (Rule::Monthly, policy.keep_monthly),
-    ] {
+    let oldest = *members.last().expect("a group has members");
+    for (k, (rule, n)) in calendar_rules(policy).into_iter().enumerate() {
         let Some(n) = n else { continue };
         let mut left = n;
         let mut last = None;
@@ -321,70 +450,71 @@ fn keep_rules(
             if left == 0 {
                 break;
             }
-            let b = Bucket::of(rule, items[i].time);
+            let b = Bucket::of(rule, time(i));
             if last != Some(b) {
-                mark(i, Reason::Calendar(rule, n, b));
+                mark(i, Verdict::CALENDAR << k);
                 last = Some(b);
                 left -= 1;
-                oldest_kept = i == *members.last().expect("a group has members");
+                oldest_kept = i == oldest;
             }
         }
-        if left > 0
-            && !oldest_kept
-            && let Some(&oldest) = members.last()
-        {
-            mark(oldest, Reason::Oldest(rule));
+        if left > 0 && !oldest_kept {
+            mark(oldest, Verdict::OLDEST << k);
         }
     }
 }
 
-/// Bytes of the distinct objects of the kept items.
-fn kept_total(items: &[Item<'_>], decisions: &[Decision]) -> u64 {
+/// Bytes of the distinct objects of the kept backups.
+fn kept_total(backups: &[Backup], verdicts: &[Verdict]) -> u64 {
     let mut seen = HashMap::new();
-    for (it, d) in items.iter().zip(decisions) {
-        if d.keep {
-            seen.insert(it.object, it.size);
+    for (b, v) in backups.iter().zip(verdicts) {
+        if v.keep() {
+            seen.insert(b.object, b.size);
         }
     }
     seen.values().sum()
 }
 
-/// Drops the oldest kept items until the distinct objects of the kept ones fit in `cap`; the
-/// newest of each group is never dropped, nor an item whose object a newest one still needs
+/// Drops the oldest kept backups until the distinct objects of the kept ones fit in `cap`; the
+/// newest of each file is never dropped, nor a backup whose object a newest one still needs
 /// (dropping it would free nothing).
 fn cap_total(
     cap: u64,
-    items: &[Item<'_>],
-    newest: &[usize],
-    decisions: &mut [Decision],
+    backups: &[Backup],
+    newest: &[u32],
+    verdicts: &mut [Verdict],
 ) -> (u64, bool) {
     let mut refs: HashMap<Sha256Digest, (usize, u64)> = HashMap::new();
-    for (it, d) in items.iter().zip(decisions.iter()) {
-        if d.keep {
-            refs.entry(it.object).or_insert((0, it.size)).0 += 1;
+    for (b, v) in backups.iter().zip(verdicts.iter()) {
+        if v.keep() {
+            refs.entry(b.object).or_insert((0, b.size)).0 += 1;
         }
     }
     let mut total: u64 = refs.values().map(|(_, s)| s).sum();
     if total <= cap {
         return (total, false);
     }
-    let protected: std::collections::HashSet<usize> = newest.iter().copied().collect();
-    let pinned: std::collections::HashSet<Sha256Digest> =
-        newest.iter().map(|&i| items[i].object).collect();
-    let mut order: Vec<usize> = (0..items.len())
-        .filter(|i| decisions[*i].keep && !protected.contains(i))
-        .filter(|&i| !pinned.contains(&items[i].object))
+    let protected: HashSet<u32> = newest.iter().copied().collect();
+    let pinned: HashSet<Sha256Digest> =
+        newest.iter().map(|&i| backups[i as usize].object).collect();
+    let mut order: Vec<u32> = (0..backups.len() as u32)
+        .filter(|&i| verdicts[i as usize].keep() && !protected.contains(&i))
+        .filter(|&i| !pinned.contains(&backups[i as usize].object))
         .collect();
-    order.sort_by(|&a, &b| items[a].time.cmp(&items[b].time).then(a.cmp(&b)));
+    order.sort_unstable_by(|&a, &b| {
+        backups[a as usize]
+            .time
+            .cmp(&backups[b as usize].time)
+            .then(a.cmp(&b))
+    });
     for i in order {
         if total <= cap {
             break;
         }
-        decisions[i] = Decision {
-            keep: false,
-            reasons: vec![Reason::MaxTotalSize(cap)],
-        };
-        let entry = refs.get_mut(&items[i].object).expect("counted above");
+        verdicts[i as usize] = Verdict(Verdict::MAX_TOTAL_SIZE);
+        let entry = refs
+            .get_mut(&backups[i as usize].object)
+            .expect("counted above");
         entry.0 -= 1;
         if entry.0 == 0 {
             total -= entry.1;
@@ -393,7 +523,7 @@ fn cap_total(
     let over = total > cap;
     if over {
         for &i in newest {
-            decisions[i].reasons.push(Reason::NewestOfFile);
+            verdicts[i as usize].0 |= Verdict::NEWEST_OF_FILE;
         }
     }
     (total, over)

@@ -520,3 +520,126 @@ fn a_committed_transaction_records_one_audit_record_per_changed_file() {
     assert!(report.findings.is_empty());
     assert_eq!(report.records, 3);
 }
+
+/// The index is read a line at a time: blank lines and a torn tail are skipped, a line that
+/// does not parse is an error once any line follows it, and each record reads again at its
+/// place.
+#[test]
+fn the_index_reads_a_line_at_a_time_and_each_record_again_at_its_place() {
+    let t = tempfile::tempdir().unwrap();
+    let store = open(t.path());
+    for v in ["v1", "v2", "v3", "v4"] {
+        let mut tx = store.transaction("write");
+        tx.write("f", v).unwrap();
+        tx.commit().unwrap();
+    }
+    let path = store.index_path();
+    let whole = fs::read_to_string(&path).unwrap();
+    let records = store.backups().unwrap();
+    let lines: Vec<&str> = whole.lines().collect();
+    let scanned = |text: String| {
+        fs::write(&path, text).unwrap();
+        let index = store.backup_index().unwrap();
+        let mut got = Vec::new();
+        index.scan(|place, r| {
+            assert_eq!(index.read(place).unwrap(), r);
+            got.push(r);
+            Ok::<_, StoreError>(())
+        })?;
+        Ok::<_, StoreError>(got)
+    };
+    let spaced = format!("\n{}\r\n\n  {}\n{}", lines[0], lines[1], lines[2]);
+    assert_eq!(scanned(spaced).unwrap(), records);
+    assert_eq!(
+        scanned(format!("{whole}{{\"id\":\"ab")).unwrap(),
+        records,
+        "a torn tail"
+    );
+    assert_eq!(
+        scanned(format!("{whole}not json\n")).unwrap(),
+        records,
+        "a last line with its newline"
+    );
+    for damaged in [
+        format!("{whole}not json\n\n"),
+        format!("{}\nnot json\n{}\n", lines[0], lines[1]),
+    ] {
+        assert!(
+            matches!(scanned(damaged), Err(StoreError::Damaged { .. })),
+            "a damaged line with a line after it"
+        );
+    }
+}
+
+/// Removing backups copies the lines that stay as they are, frees only objects no remaining
+/// record needs, and refuses when the index is not the one the decision was made on.
+#[test]
+fn removing_backups_streams_the_index_and_refuses_a_changed_one() {
+    let t = tempfile::tempdir().unwrap();
+    let store = open(t.path());
+    for v in ["v1", "v2", "v1", "v3"] {
+        let mut tx = store.transaction("write");
+        tx.write("f", v).unwrap();
+        tx.commit().unwrap();
+    }
+    // The backups hold "v1", "v2", "v1" (the first write made none).
+    let records = store.backups().unwrap();
+    assert_eq!(records.len(), 3);
+    let path = store.index_path();
+    let whole = fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = whole.lines().collect();
+    let index = store.backup_index().unwrap();
+    // Drop the first two ("v1", "v2"): "v1" is still needed by the third.
+    let dropped = [true, true, false];
+    let planned = store.plan_removal(&index, &dropped).unwrap();
+    assert_eq!(planned.records, 2);
+    assert_eq!(planned.objects, [(records[1].sha256, records[1].size)]);
+    // An index that changed since it was read is refused, and nothing changes.
+    fs::write(&path, format!("{whole}\n")).unwrap();
+    assert!(matches!(
+        store.remove_backups(&index, &dropped),
+        Err(StoreError::Damaged { .. })
+    ));
+    assert_eq!(fs::read_to_string(&path).unwrap(), format!("{whole}\n"));
+    assert!(
+        store
+            .state_dir()
+            .join("objects")
+            .join(records[1].sha256.to_string())
+            .exists()
+    );
+    let index = store.backup_index().unwrap();
+    let removal = store.remove_backups(&index, &dropped).unwrap();
+    assert_eq!((removal.records, removal.objects), (2, planned.objects));
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        format!("{}\n", lines[2])
+    );
+    assert!(
+        !store
+            .state_dir()
+            .join("objects")
+            .join(records[1].sha256.to_string())
+            .exists()
+    );
+    assert!(
+        store
+            .state_dir()
+            .join("objects")
+            .join(records[0].sha256.to_string())
+            .exists()
+    );
+    // The old index still reads through the handle, for whoever reports what was removed.
+    let mut old = Vec::new();
+    index
+        .scan(|_, r| {
+            old.push(r);
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    assert_eq!(old, records);
+    // A wrong count of marks is refused too.
+    let index = store.backup_index().unwrap();
+    assert!(store.remove_backups(&index, &[true, false]).is_err());
+    no_temps(t.path());
+}

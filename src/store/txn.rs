@@ -557,7 +557,7 @@ pub(super) fn apply(store: &Store, intent: &Intent, verify: bool) -> Result<()> 
         })
         .collect();
     if verify {
-        let have: BTreeSet<String> = objects::read_index(&store.index_path())?
+        let have: BTreeSet<String> = super::index::read_index(&store.index_path())?
             .into_iter()
             .map(|r| r.id)
             .collect();

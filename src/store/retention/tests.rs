@@ -470,3 +470,72 @@ fn policies_and_sizes_print_as_configured() {
     assert_eq!(ByteCount(1536).to_string(), "1536B");
     assert_eq!(ShortDuration(Duration::from_secs(90)).to_string(), "90s");
 }
+
+mod against_the_oracle {
+    //! The compact planner decides exactly as the planner it replaced (`oracle.rs`), reasons and
+    //! all, on random timelines: ties, shared objects, backups from the future, every rule.
+
+    use proptest::prelude::*;
+
+    use super::super::oracle;
+    use super::*;
+
+    const BASE: u64 = 1_767_225_600; // 2026-01-01
+
+    fn policy() -> impl Strategy<Value = Policy> {
+        let n = || prop::option::of(0usize..6);
+        (
+            n(),
+            prop::option::of(prop_oneof![Just(0u64), 1u64..400 * 86_400]),
+            (n(), n(), n()),
+            prop::option::of(0u64..40),
+        )
+            .prop_map(
+                |(keep_last, within, (daily, weekly, monthly), cap)| Policy {
+                    keep_last,
+                    keep_within: within.map(Duration::from_secs),
+                    keep_daily: daily,
+                    keep_weekly: weekly,
+                    keep_monthly: monthly,
+                    max_total_size: cap,
+                },
+            )
+    }
+
+    /// (file, seconds after BASE, size, object): times over two years, coarse so that ties,
+    /// same days and same weeks are common.
+    fn timeline() -> impl Strategy<Value = Vec<(u8, u64, u64, u8)>> {
+        prop::collection::vec(
+            (
+                0u8..4,
+                prop_oneof![0u64..40, 0u64..800].prop_map(|t| t * 21_600),
+                1u64..6,
+                0u8..12,
+            ),
+            0..48,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn the_compact_planner_decides_as_the_oracle(
+            policy in policy(),
+            rows in timeline(),
+            now in 0u64..900 * 86_400,
+        ) {
+            let groups = ["a", "b", "dir/c", "d"];
+            let items: Vec<Item<'_>> = rows
+                .iter()
+                .map(|&(g, t, size, obj)| Item {
+                    group: Path::new(groups[g as usize]),
+                    time: SystemTime::UNIX_EPOCH + Duration::from_secs(BASE + t),
+                    size,
+                    object: Sha256Digest([obj; 32]),
+                })
+                .collect();
+            let now = SystemTime::UNIX_EPOCH + Duration::from_secs(BASE + now);
+            prop_assert_eq!(apply(&policy, &items, now), oracle::apply(&policy, &items, now));
+        }
+    }
+}

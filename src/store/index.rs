@@ -1,0 +1,204 @@
+//! Reading the backup index (`backups.jsonl`) a line at a time, so that what a reader holds
+//! does not grow with the index: one line, and what the caller keeps of each record.
+//!
+//! A torn last line (a crash mid-append) is skipped; a line that does not parse anywhere else
+//! is an error ([`StoreError::Damaged`]); blank lines are skipped. [`BackupIndex`] is the index
+//! as it was when opened: it reads from the open file, so a prune that has replaced
+//! `backups.jsonl` can still read the records it removed, and it can read one record again at
+//! its [`Place`].
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use super::error::{IoContext, Result, StoreError};
+use super::objects::BackupRecord;
+
+/// Where a record's line starts in the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Place(u64);
+
+/// The backup index as it was when opened (see the module docs).
+#[derive(Debug)]
+pub struct BackupIndex {
+    path: PathBuf,
+    /// The open index and its (device, inode, length) when opened; `None`: there was none.
+    file: Option<(File, (u64, u64, u64))>,
+}
+
+impl BackupIndex {
+    /// Opens the index at `path`; one that does not exist is empty.
+    pub(crate) fn open(path: &Path) -> Result<Self> {
+        let file = match File::open(path) {
+            Ok(f) => {
+                let m = f.metadata().ctx("inspect", path)?;
+                Some((f, (m.dev(), m.ino(), m.len())))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e).ctx("open", path),
+        };
+        Ok(BackupIndex {
+            path: path.to_owned(),
+            file,
+        })
+    }
+
+    /// The index file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Visits every record, oldest first, with its place. Stops at the first error.
+    pub fn scan<E: From<StoreError>>(
+        &self,
+        mut visit: impl FnMut(Place, BackupRecord) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        self.lines(|place, _, record| visit(place, record))
+    }
+
+    /// Visits every record with its line (without the newline and JSON whitespace around it),
+    /// oldest first.
+    pub(crate) fn lines<E: From<StoreError>>(
+        &self,
+        visit: impl FnMut(Place, &str, BackupRecord) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        match &self.file {
+            Some((f, _)) => each_record(f, &self.path, visit),
+            None => Ok(()),
+        }
+    }
+
+    /// The record at `place` (a place [`BackupIndex::scan`] gave).
+    pub fn read(&self, place: Place) -> Result<BackupRecord> {
+        let Some((f, _)) = &self.file else {
+            return Err(self.damaged(format!("no record at byte {}", place.0)));
+        };
+        let mut line = Vec::new();
+        let mut chunk = [0u8; 512];
+        let mut at = place.0;
+        loop {
+            let n = match f.read_at(&mut chunk, at) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e).ctx("read", &self.path),
+            };
+            let got = &chunk[..n];
+            match got.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    line.extend_from_slice(&got[..i]);
+                    break;
+                }
+                None => line.extend_from_slice(got),
+            }
+            if n == 0 {
+                break;
+            }
+            at += n as u64;
+        }
+        serde_json::from_str(&String::from_utf8_lossy(&line))
+            .map_err(|e| self.damaged(format!("the record at byte {}: {e}", place.0)))
+    }
+
+    /// Whether `backups.jsonl` is still the file this was opened on, unchanged in length.
+    pub(crate) fn is_current(&self) -> Result<bool> {
+        match (std::fs::symlink_metadata(&self.path), &self.file) {
+            (Ok(m), Some((_, id))) => Ok((m.dev(), m.ino(), m.len()) == *id),
+            (Err(e), None) if e.kind() == io::ErrorKind::NotFound => Ok(true),
+            (Err(e), Some(_)) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            (Ok(_), None) => Ok(false),
+            (Err(e), _) => Err(e).ctx("inspect", &self.path),
+        }
+    }
+
+    /// Whether the file at the index's path is (still) the one this was opened on.
+    pub(crate) fn is_in_place(&self) -> bool {
+        match (std::fs::symlink_metadata(&self.path), &self.file) {
+            (Ok(m), Some((_, (dev, ino, _)))) => (m.dev(), m.ino()) == (*dev, *ino),
+            (Err(_), None) => true,
+            _ => false,
+        }
+    }
+
+    /// The open file this was opened on, if the index existed.
+    pub(crate) fn file(&self) -> Option<&File> {
+        self.file.as_ref().map(|(f, _)| f)
+    }
+
+    fn damaged(&self, detail: String) -> StoreError {
+        StoreError::Damaged {
+            path: self.path.clone(),
+            detail,
+        }
+    }
+}
+
+/// Reads the index at `path`, oldest first (see the module docs for what is skipped).
+pub(crate) fn read_index(path: &Path) -> Result<Vec<BackupRecord>> {
+    let mut out = Vec::new();
+    BackupIndex::open(path)?.scan(|_, r| {
+        out.push(r);
+        Ok::<_, StoreError>(())
+    })?;
+    Ok(out)
+}
+
+/// Reads `f` from its start, without moving its offset (so several readers of one open file do
+/// not disturb each other).
+pub(crate) fn reader(f: &File) -> impl Read + '_ {
+    ReadAt { file: f, at: 0 }
+}
+
+struct ReadAt<'a> {
+    file: &'a File,
+    at: u64,
+}
+
+impl Read for ReadAt<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read_at(buf, self.at)?;
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
+/// Calls `visit` with each record of the index `f` (at `path`), its place and its line. A line
+/// that does not parse is an error only once another line follows it: the last one is a torn
+/// tail.
+fn each_record<E: From<StoreError>>(
+    f: &File,
+    path: &Path,
+    mut visit: impl FnMut(Place, &str, BackupRecord) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
+    let mut reader = BufReader::with_capacity(64 * 1024, reader(f));
+    let mut buf = Vec::new();
+    let (mut offset, mut number) = (0u64, 0usize);
+    let mut unparsed: Option<(usize, serde_json::Error)> = None;
+    loop {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf).ctx("read", path)?;
+        if n == 0 {
+            return Ok(()); // a line that did not parse was the last: a torn tail
+        }
+        if let Some((line, e)) = unparsed.take() {
+            return Err(StoreError::Damaged {
+                path: path.to_owned(),
+                detail: format!("line {line}: {e}"),
+            }
+            .into());
+        }
+        number += 1;
+        let place = Place(offset);
+        offset += n as u64;
+        let bytes = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        let text: Cow<'_, str> = String::from_utf8_lossy(bytes);
+        if text.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(&text) {
+            Ok(record) => visit(place, text.trim_matches([' ', '\t', '\r']), record)?,
+            Err(e) => unparsed = Some((number, e)),
+        }
+    }
+}
