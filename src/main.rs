@@ -10,6 +10,8 @@ fn main() {
              Please report it with the command you ran; an interrupted transaction is finished by the next command."
         );
     }));
+    // One command, then `exit`: what it built need not be freed first.
+    cargo_atomic::ops::exit_after_command();
     let code = cli::run(std::env::args_os().collect());
     std::process::exit(code);
 }

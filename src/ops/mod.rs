@@ -28,6 +28,7 @@ mod write;
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use apply::{ApplyRequest, Outputs, apply, render_merges, unified_diff};
 pub use audit::{AuditShowRequest, AuditVerifyRequest, audit_show, audit_verify};
@@ -162,5 +163,49 @@ impl Outcome {
         } else {
             exit::SUCCESS
         }
+    }
+}
+
+/// Set once the process is known to end when its one command returns.
+static EXITS_AFTER_COMMAND: AtomicBool = AtomicBool::new(false);
+
+/// Declares that this process ends as soon as the current command returns, as the
+/// command-line tool does. Structures built for the command (compiled schemas above all: tens
+/// of thousands of small allocations) are then left to the process's exit rather than freed
+/// one allocation at a time, which is most of a one-file run's last tenth. Library users
+/// (`build.rs`, long-lived processes) never call this, and everything is freed as usual.
+pub fn exit_after_command() {
+    EXITS_AFTER_COMMAND.store(true, Ordering::Relaxed);
+}
+
+/// Drops `value`, unless the process is about to exit anyway (see [`exit_after_command`]).
+pub(crate) fn discard<T>(value: T) {
+    if EXITS_AFTER_COMMAND.load(Ordering::Relaxed) {
+        std::mem::forget(value);
+    }
+}
+
+#[cfg(test)]
+mod exit_tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+
+    struct Counted;
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            DROPS.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn discard_drops_until_the_process_is_declared_to_exit() {
+        super::discard(Counted);
+        assert_eq!(DROPS.load(Ordering::SeqCst), 1);
+        super::exit_after_command();
+        super::discard(Counted);
+        assert_eq!(DROPS.load(Ordering::SeqCst), 1, "left to the exit");
+        super::EXITS_AFTER_COMMAND.store(false, Ordering::Relaxed);
     }
 }

@@ -59,7 +59,11 @@ pub fn validate(
     let (jobs, mut results) = std::thread::scope(|scope| {
         // The schema of `--schema` applies to every file: compile it beside listing and
         // parsing them rather than before. For one small file, compiling is most of the work.
-        if let Some(flag) = flag_schema.as_deref() {
+        // One file named on the command line gains nothing from it: its schema is needed next,
+        // and starting a thread costs more than reading the file.
+        if let Some(flag) = flag_schema.as_deref()
+            && req.paths.len() != 1
+        {
             let cache = &cache;
             scope.spawn(move || drop(cache.get(flag)));
         }
@@ -136,6 +140,7 @@ pub fn validate(
             sink.event(Event::Diagnostic(d));
         }
     }
+    super::discard(cache);
     Ok(outcome)
 }
 
