@@ -246,7 +246,16 @@ impl Schema {
             let mut positions = Positions::default();
             let mut keyed: Vec<_> = errors
                 .into_iter()
-                .map(|e| (positions.of(root, &e.instance_pointer), e))
+                .map(|e| {
+                    // An error about a property of an object is placed at that property.
+                    let at = match &e.property {
+                        Some(p) => {
+                            format!("{}/{}", e.instance_pointer, super::escape_pointer_token(p))
+                        }
+                        None => e.instance_pointer.clone(),
+                    };
+                    (positions.of(root, &at), e)
+                })
                 .collect();
             keyed.sort_by(|(a, x), (b, y)| {
                 a.cmp(b)
@@ -756,6 +765,8 @@ mod tests {
         })
     }
 
+    /// An error about one property of an object (`additionalProperties`, `required`) is placed
+    /// at that property; a missing one after the object's members.
     #[test]
     fn every_error_has_its_pointer_schema_path_and_keyword_in_document_order() {
         let schema = build(app_schema());
@@ -771,27 +782,6 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                e(
-                    "",
-                    "/additionalProperties",
-                    "additionalProperties",
-                    Some("extra"),
-                    "additional properties are not allowed ('extra' was unexpected)"
-                ),
-                e(
-                    "",
-                    "/additionalProperties",
-                    "additionalProperties",
-                    Some("more"),
-                    "additional properties are not allowed ('more' was unexpected)"
-                ),
-                e(
-                    "",
-                    "/required",
-                    "required",
-                    Some("name"),
-                    "\"name\" is a required property"
-                ),
                 e(
                     "/tags/1",
                     "/properties/tags/items/type",
@@ -819,6 +809,27 @@ mod tests {
                     "type",
                     None,
                     "5 is not of type \"string\""
+                ),
+                e(
+                    "",
+                    "/additionalProperties",
+                    "additionalProperties",
+                    Some("extra"),
+                    "additional properties are not allowed ('extra' was unexpected)"
+                ),
+                e(
+                    "",
+                    "/additionalProperties",
+                    "additionalProperties",
+                    Some("more"),
+                    "additional properties are not allowed ('more' was unexpected)"
+                ),
+                e(
+                    "",
+                    "/required",
+                    "required",
+                    Some("name"),
+                    "\"name\" is a required property"
                 ),
             ]
         );
