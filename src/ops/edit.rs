@@ -7,6 +7,7 @@
 //! text, an edit that cannot be made is an [`Error::Edit`] (exit 2). The file is read again
 //! under the store's lock, so a change made meanwhile by another writer is never lost.
 
+use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -17,6 +18,7 @@ use super::validate::{configured_schema, in_file_schema, problem_diagnostic, sch
 use super::{Error, Outcome, Workspace, write};
 use crate::diagnostic::Diagnostic;
 use crate::doc::edit::{self, EditError, KeyPath};
+use crate::doc::schema::SchemaError;
 use crate::doc::{self, Format, Limits};
 use crate::event::{Event, Sink};
 use crate::store::{self, Store};
@@ -180,13 +182,16 @@ impl Target {
     /// Applies every change to `bytes` and validates the result.
     fn compute(&self, ws: &Workspace, bytes: &[u8], changes: &[Change]) -> Result<Computed, Error> {
         let limits = Limits::default();
-        if let Err(p) = doc::parse(self.format, bytes, &limits) {
-            let text = String::from_utf8_lossy(bytes);
-            return Ok(Computed::Findings(
-                vec![problem_diagnostic(&self.rel, &text, &p)],
-                false,
-            ));
-        }
+        let original = match doc::parse(self.format, bytes, &limits) {
+            Ok(docs) => docs,
+            Err(p) => {
+                let text = String::from_utf8_lossy(bytes);
+                return Ok(Computed::Findings(
+                    vec![problem_diagnostic(&self.rel, &text, &p)],
+                    false,
+                ));
+            }
+        };
         // It parsed, so it is UTF-8.
         let mut text = String::from_utf8_lossy(bytes).into_owned();
         for change in changes {
@@ -219,15 +224,29 @@ impl Target {
         if docs.iter().all(|v| schema.is_valid(v)) {
             return Ok(Computed::Text(text));
         }
+        // A file that was already invalid may still be edited, one fix at a time: what is
+        // refused is an edit that adds an error the file did not have.
+        let had: HashSet<(usize, SchemaError)> = original
+            .iter()
+            .enumerate()
+            .flat_map(|(n, v)| schema.validate(v).into_iter().map(move |e| (n, e)))
+            .collect();
+        let new: Vec<(usize, SchemaError)> = docs
+            .iter()
+            .enumerate()
+            .flat_map(|(n, v)| schema.validate(v).into_iter().map(move |e| (n, e)))
+            .filter(|found| !had.contains(found))
+            .collect();
+        if new.is_empty() {
+            return Ok(Computed::Text(text));
+        }
         let indexes = doc::index(self.format, &text);
         let mut found = Vec::new();
-        for (n, value) in docs.iter().enumerate() {
-            for err in schema.validate(value) {
-                let mut d = schema_diagnostic(&self.rel, &text, indexes.get(n), &err);
-                d.notes
-                    .push("in the edited text; the file was not changed".to_owned());
-                found.push(d);
-            }
+        for (n, err) in new {
+            let mut d = schema_diagnostic(&self.rel, &text, indexes.get(n), &err);
+            d.notes
+                .push("in the edited text; the file was not changed".to_owned());
+            found.push(d);
         }
         Ok(Computed::Findings(found, false))
     }

@@ -268,6 +268,44 @@ fn an_invalid_result_is_a_finding_located_in_the_edited_text_and_writes_nothing(
 }
 
 #[test]
+fn an_invalid_file_can_be_fixed_one_edit_at_a_time_but_not_made_worse() {
+    let ws = ws();
+    ws.put(
+        "schemas/two.json",
+        r#"{"properties": {"name": {"type": "integer"}, "server": {"properties": {"port": {"maximum": 10}}}}}"#,
+    );
+    let set = |arg: &str| {
+        ws.run(&[
+            "set",
+            "config/app.yaml",
+            arg,
+            "--schema",
+            "schemas/two.json",
+            "--message-format",
+            "json",
+        ])
+    };
+    // Two errors (name, port): fixing one is allowed and changes only that value.
+    let before = ws.read("config/app.yaml");
+    set("server.port=5").ok();
+    only_changed(&before, &ws.read("config/app.yaml"), "80", "5");
+    // An edit that adds an error is refused, naming only the error it adds.
+    let before = ws.read("config/app.yaml");
+    let r = set("server.port=50").code(1);
+    let pointers: Vec<String> = r
+        .json()
+        .iter()
+        .filter(|l| l["reason"] == "diagnostic")
+        .map(|d| d["pointer"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(pointers, ["/server/port"], "{}", r.stdout);
+    assert_eq!(ws.read("config/app.yaml"), before);
+    // Replacing a wrong value with another wrong one is a new error too.
+    set("name=other").code(1);
+    set("name=7").ok();
+}
+
+#[test]
 fn the_schema_flag_wins_over_the_file() {
     let ws = ws();
     ws.put(
