@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use super::atomic::{self, NewMeta};
 use super::error::{IoContext, Result, StoreError};
 use super::hash::Sha256Digest;
-use super::index::{self, BackupIndex};
+use super::index::{self, BackupIndex, Marks};
 use super::lock::LockMode;
 use super::{Store, error_chain, sys};
 
@@ -108,7 +108,7 @@ impl Store {
     /// What [`Store::remove_backups`] would do: which records leave the index and which
     /// existing objects go with them (including those an interrupted prune left). Changes
     /// nothing.
-    pub fn plan_removal(&self, index: &BackupIndex, dropped: &[bool]) -> Result<Removal> {
+    pub fn plan_removal(&self, index: &BackupIndex, dropped: &Marks) -> Result<Removal> {
         let sweep = sweep(index, dropped, None)?;
         let gone = sweep.gone;
         Ok(Removal {
@@ -125,14 +125,14 @@ impl Store {
     ///
     /// The records that stay are copied from the old index to the new one as they are read,
     /// never all held; `index` still reads the old index afterwards.
-    pub fn remove_backups(&self, index: &BackupIndex, dropped: &[bool]) -> Result<Removal> {
+    pub fn remove_backups(&self, index: &BackupIndex, dropped: &Marks) -> Result<Removal> {
         assert_eq!(
             self.lock.mode(),
             LockMode::Exclusive,
             "removing backups needs the exclusive lock"
         );
         if !index.is_current()? {
-            return Err(changed(index));
+            return Err(index.changed());
         }
         let state_fd = sys::open_dir(&self.state).ctx("open", &self.state)?;
         for name in [PENDING, INDEX] {
@@ -141,7 +141,7 @@ impl Store {
                 .ctx("remove", self.state.join(&temp))?;
         }
         let had_pending = fs::symlink_metadata(self.state.join(PENDING)).is_ok();
-        let rewrite = dropped.contains(&true);
+        let rewrite = dropped.count() > 0;
         let index_temp = temp_name(INDEX);
         let sweep = if rewrite {
             // The new index is staged while the old one is read; it replaces the old one only
@@ -355,7 +355,7 @@ impl Store {
 /// of the others, and (with `out`) writes the others' lines to the new index at that path.
 fn sweep(
     index: &BackupIndex,
-    dropped: &[bool],
+    dropped: &Marks,
     mut out: Option<(&mut dyn Write, &std::path::Path)>,
 ) -> Result<Sweep> {
     let mut found = Sweep {
@@ -365,11 +365,11 @@ fn sweep(
     };
     let mut k = 0;
     index.lines(|_, line, r| {
-        let Some(&drop) = dropped.get(k) else {
-            return Err(changed(index));
-        };
+        if k >= dropped.len() {
+            return Err(index.changed());
+        }
         k += 1;
-        if drop {
+        if dropped.contains(k - 1) {
             found.gone += 1;
             found.candidates.push((r.sha256, r.size));
         } else {
@@ -383,17 +383,9 @@ fn sweep(
         Ok(())
     })?;
     if k != dropped.len() {
-        return Err(changed(index));
+        return Err(index.changed());
     }
     Ok(found)
-}
-
-/// The index is not the one the decisions were made on.
-fn changed(index: &BackupIndex) -> StoreError {
-    StoreError::Damaged {
-        path: index.path().to_owned(),
-        detail: "it changed while the prune was deciding".into(),
-    }
 }
 
 /// The fixed temp name through which `name` is replaced.

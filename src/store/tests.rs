@@ -590,7 +590,7 @@ fn removing_backups_streams_the_index_and_refuses_a_changed_one() {
     let lines: Vec<&str> = whole.lines().collect();
     let index = store.backup_index().unwrap();
     // Drop the first two ("v1", "v2"): "v1" is still needed by the third.
-    let dropped = [true, true, false];
+    let dropped = Marks::from_flags(&[true, true, false]);
     let planned = store.plan_removal(&index, &dropped).unwrap();
     assert_eq!(planned.records, 2);
     assert_eq!(planned.objects, [(records[1].sha256, records[1].size)]);
@@ -640,6 +640,10 @@ fn removing_backups_streams_the_index_and_refuses_a_changed_one() {
     assert_eq!(old, records);
     // A wrong count of marks is refused too.
     let index = store.backup_index().unwrap();
-    assert!(store.remove_backups(&index, &[true, false]).is_err());
+    assert!(
+        store
+            .remove_backups(&index, &Marks::from_flags(&[true, false]))
+            .is_err()
+    );
     no_temps(t.path());
 }
