@@ -19,7 +19,7 @@ use crate::store::{
 };
 
 /// Audit records appended at a time: what the prune holds of them, however many it removed.
-const AUDIT_CHUNK: usize = 4096;
+const AUDIT_CHUNK: usize = 1024;
 
 /// What `backups prune` is asked to do.
 #[derive(Debug, Clone, Default)]

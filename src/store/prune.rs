@@ -31,7 +31,7 @@
 //! directory; one left by a crash is removed by the next prune. The index must not change between the caller's
 //! reading and the removal (it cannot under the lock); if it has, the removal refuses.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Write};
@@ -73,26 +73,64 @@ impl Store {
 
     /// What [`Store::remove_backups`] would do: which records leave the index and which
     /// existing objects go with them (including those an interrupted prune left). Changes
-    /// nothing. Unlike the removal it holds the digests of the objects it counts, to count each
-    /// once.
+    /// nothing.
+    ///
+    /// Each object is counted once without holding the objects: a first pass counts every
+    /// listing and flags, through a [`Seen`] filter, the objects that may have been listed
+    /// before (every object listed twice, and a few others); a second pass counts exactly how
+    /// often each flagged object is listed, and the repeats are taken off.
     pub fn plan_removal(&self, index: &BackupIndex, dropped: &Marks) -> Result<Removal> {
+        self.plan_with(index, dropped, Seen::new(dropped.count()))
+    }
+
+    /// [`Store::plan_removal`] with the filter `seen`.
+    pub(super) fn plan_with(
+        &self,
+        index: &BackupIndex,
+        dropped: &Marks,
+        mut seen: Seen,
+    ) -> Result<Removal> {
         let needed = needed(index, dropped)?;
-        let mut seen = HashSet::new();
+        let dir = self.state.join("objects");
+        let doomed =
+            |d: &Sha256Digest| -> Result<bool> { Ok(!needed.contains(d) && exists(&dir, d)?) };
         let mut plan = Removal {
             records: dropped.count(),
             ..Removal::default()
         };
-        let dir = self.state.join("objects");
-        let mut count = |d: Sha256Digest, size: u64| -> Result<()> {
-            if !needed.contains(&d) && !seen.contains(&d) && exists(&dir, &d)? {
-                seen.insert(d);
+        // Per flagged object: how often it is listed, the bytes of those listings, the last's.
+        let mut flagged: HashMap<Sha256Digest, (usize, u64, u64)> = HashMap::new();
+        let mut first = |d: Sha256Digest, size: u64| -> Result<()> {
+            if doomed(&d)? {
                 plan.objects += 1;
                 plan.bytes += size;
+                if seen.insert(&d) {
+                    flagged.insert(d, (0, 0, 0));
+                }
             }
             Ok(())
         };
-        self.read_pending(&mut count)?;
-        copy(index, dropped, None, &mut count)?;
+        self.read_pending(&mut first)?;
+        copy(index, dropped, None, &mut first)?;
+        if flagged.is_empty() {
+            return Ok(plan);
+        }
+        let mut second = |d: Sha256Digest, size: u64| -> Result<()> {
+            if let Some((n, bytes, last)) = flagged.get_mut(&d)
+                && doomed(&d)?
+            {
+                *n += 1;
+                *bytes += size;
+                *last = size;
+            }
+            Ok(())
+        };
+        self.read_pending(&mut second)?;
+        copy(index, dropped, None, &mut second)?;
+        for (n, bytes, last) in flagged.into_values() {
+            plan.objects -= n.saturating_sub(1);
+            plan.bytes -= bytes - last;
+        }
         Ok(plan)
     }
 
@@ -384,6 +422,41 @@ fn exists(dir: &Path, d: &Sha256Digest) -> Result<bool> {
         Ok(_) => Ok(true),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(e).ctx("inspect", dir.join(d.to_string())),
+    }
+}
+
+/// Which objects may have been seen: a Bloom filter of 16 bits per object expected, 3 bits an
+/// object (the digest's own bytes, being a hash, place them), so about 1 in 200 objects not
+/// seen is flagged as seen.
+pub(super) struct Seen {
+    bits: Vec<u64>,
+}
+
+impl Seen {
+    pub(super) fn new(expected: usize) -> Seen {
+        Seen {
+            bits: vec![0; expected.max(64).div_ceil(4)],
+        }
+    }
+
+    /// A filter that flags every object, as if full.
+    #[cfg(test)]
+    pub(super) fn full() -> Seen {
+        Seen { bits: vec![!0; 1] }
+    }
+
+    /// Adds `d`; whether it may have been added before (it was, if it was).
+    pub(super) fn insert(&mut self, d: &Sha256Digest) -> bool {
+        let m = self.bits.len() as u64 * 64;
+        let mut before = true;
+        for k in 0..3 {
+            let word: [u8; 8] = d.0[8 * k..8 * k + 8].try_into().expect("8 bytes");
+            let bit = u64::from_le_bytes(word) % m;
+            let (w, b) = ((bit / 64) as usize, bit % 64);
+            before &= self.bits[w] & (1 << b) != 0;
+            self.bits[w] |= 1 << b;
+        }
+        before
     }
 }
 
