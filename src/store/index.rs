@@ -5,7 +5,7 @@
 //! is an error ([`StoreError::Damaged`]); blank lines are skipped. [`BackupIndex`] is the index
 //! as it was when opened: it reads from the open file, so a prune that has replaced
 //! `backups.jsonl` can still read the records it removed, and it can read one record again at
-//! its [`Place`].
+//! its [`Place`]. [`Marks`] holds one bit per record, by its order in the index.
 
 use std::borrow::Cow;
 use std::fs::File;
