@@ -21,7 +21,7 @@
 //! and [`Ruling`] then gives any backup's [`Verdict`] from its place and compact form.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::time::SystemTime;
 
 use super::{Backup, Bucket, Policy, Sha256Digest, Verdict, calendar_rules};
@@ -35,8 +35,9 @@ type Key = (SystemTime, u32);
 struct FileSurvey {
     /// The `keep-last` newest keys.
     last: BinaryHeap<Reverse<Key>>,
-    /// Per calendar rule: the newest buckets (at most N) and the newest key in each.
-    buckets: [BTreeMap<Bucket, Key>; 3],
+    /// Per calendar rule: the newest buckets (at most N) and the newest key in each, oldest
+    /// bucket first (a sorted `Vec`: a third of a `BTreeMap`'s memory for a few buckets).
+    buckets: [Vec<(Bucket, Key)>; 3],
     oldest: Key,
     newest: Key,
     newest_object: Sha256Digest,
@@ -106,15 +107,17 @@ impl Survey {
         }
         for (k, (rule, n)) in calendar_rules(&self.policy).into_iter().enumerate() {
             let Some(n) = n else { continue };
-            let map = &mut f.buckets[k];
+            let kept = &mut f.buckets[k];
             let bucket = Bucket::of(rule, b.time);
-            if let Some(newest) = map.get_mut(&bucket) {
-                *newest = (*newest).max(key);
-            } else if map.len() < n {
-                map.insert(bucket, key);
-            } else if map.first_key_value().is_some_and(|(min, _)| bucket > *min) {
-                map.pop_first();
-                map.insert(bucket, key);
+            match kept.binary_search_by(|(x, _)| x.cmp(&bucket)) {
+                Ok(at) => kept[at].1 = kept[at].1.max(key),
+                Err(at) if kept.len() < n => kept.insert(at, (bucket, key)),
+                // Newer than the oldest of N buckets: it replaces that one.
+                Err(at) if at > 0 => {
+                    kept.remove(0);
+                    kept.insert(at - 1, (bucket, key));
+                }
+                Err(_) => {}
             }
         }
     }
@@ -140,12 +143,12 @@ impl Survey {
             }
             for (k, (_, n)) in calendar_rules(&self.policy).into_iter().enumerate() {
                 let Some(n) = n else { continue };
-                let map = &f.buckets[k];
-                for &(_, i) in map.values() {
+                let kept = &f.buckets[k];
+                for &(_, (_, i)) in kept {
                     mark(i, Verdict::CALENDAR << k);
                 }
                 // Fewer buckets than N: the oldest too, unless it is the newest of its bucket.
-                if map.len() < n && map.first_key_value().is_some_and(|(_, m)| *m != f.oldest) {
+                if kept.len() < n && kept.first().is_some_and(|(_, m)| *m != f.oldest) {
                     mark(f.oldest.1, Verdict::OLDEST << k);
                 }
             }
