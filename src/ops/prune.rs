@@ -1,8 +1,9 @@
 //! `backups prune`: applies the `[backups]` retention policy (G3).
 //!
-//! Every backup is reported with the decision and the rules behind it, per file, newest first;
-//! then, unless it is a dry run, the dropped backups leave the index and their objects are
-//! removed (`Store::remove_backups`, crash-safe). With no policy configured everything is kept
+//! Every backup is reported with the decision and the rules behind it, in index order (the order
+//! the backups were made, and of their audit records: the one order a prune can report in
+//! without holding anything per backup); then, unless it is a dry run, the dropped backups leave
+//! the index and their objects are removed (`Store::remove_backups`, crash-safe). With no policy configured everything is kept
 //! — only what an interrupted earlier prune left unreferenced is removed.
 
 use std::collections::HashMap;
@@ -13,12 +14,12 @@ use super::{Error, Outcome, Workspace};
 use crate::event::{BackupDecision, Event, Sink};
 use crate::store::retention::{self, Backup, Verdict};
 use crate::store::{
-    AuditEntry, AuditOutcome, BackupIndex, BackupRecord, FileState, Place, Removal, Store,
+    AuditEntry, AuditOutcome, BackupIndex, BackupRecord, FileState, Marks, Removal, Store,
     StoreError,
 };
 
 /// Audit records appended at a time: what the prune holds of them, however many it removed.
-const AUDIT_CHUNK: usize = 4096;
+const AUDIT_CHUNK: usize = 1024;
 
 /// What `backups prune` is asked to do.
 #[derive(Debug, Clone, Default)]
@@ -35,9 +36,10 @@ pub struct PruneRequest {
 /// Applies the retention policy of `ws` to its backups. `Outcome::files` counts the backups,
 /// `Outcome::written` the ones removed.
 ///
-/// The index is read a record at a time, three times over (to decide; to report each decision,
-/// reading each record again at its place; to remove), so that memory grows only by a compact
-/// [`Backup`] and its place per backup, the distinct files and the kept objects.
+/// The index is read a record at a time, over and over: to survey what the rules need of each
+/// file, to weigh the kept objects, to report each decision (marking the dropped ones, one bit
+/// each), to remove, and to audit the removed. Memory grows with the distinct files, the rules'
+/// sizes and the kept objects, and by one bit per backup (see `store::retention`).
 pub fn prune(ws: &Workspace, req: &PruneRequest, sink: &mut dyn Sink) -> Result<Outcome, Error> {
     let policy = ws.config.backups.policy();
     // A store that was never created has nothing to prune, and a dry run creates nothing.
@@ -60,51 +62,72 @@ pub fn prune(ws: &Workspace, req: &PruneRequest, sink: &mut dyn Sink) -> Result<
         Store::open(&ws.root, ws.store_options(req.command.clone()), sink)?
     };
     let index = store.backup_index()?;
-    let Compact {
-        backups,
-        places,
-        paths,
-    } = read(&index)?;
-    let verdicts = retention::decide(&policy, &backups, req.now.unwrap_or_else(SystemTime::now));
-    let dropped: Vec<bool> = verdicts.verdicts.iter().map(|v| !v.keep()).collect();
-    // Per file, newest first, as `backups list` shows them: the files are numbered in path
-    // order, so this is the order of (file, time) with the later of equal times first.
-    let mut order: Vec<u32> = (0..backups.len() as u32).collect();
-    order.sort_unstable_by(|&a, &b| {
-        let (x, y) = (&backups[a as usize], &backups[b as usize]);
-        x.file
-            .cmp(&y.file)
-            .then(y.time.cmp(&x.time))
-            .then(b.cmp(&a))
-    });
-    for i in order {
-        let i = i as usize;
-        let record = index.read(places[i])?;
-        let shown = decision(record, verdicts.verdicts[i], &policy, backups[i].time);
-        sink.event(if dropped[i] {
-            Event::BackupDropped(shown)
-        } else {
-            Event::BackupKept(shown)
-        });
+    let now = req.now.unwrap_or_else(SystemTime::now);
+    // Pass 1 numbers the files; passes 2 and 3 must meet the same records, in the same order.
+    let mut files: HashMap<PathBuf, u32> = HashMap::new();
+    let mut survey = retention::Survey::new(&policy, now);
+    index.scan(|_, r| {
+        let next = files.len() as u32;
+        let file = match files.get(&r.path) {
+            Some(&f) => f,
+            None => *files.entry(r.path.clone()).or_insert(next),
+        };
+        survey.add(&compact(&index, &r, file)?);
+        Ok::<_, StoreError>(())
+    })?;
+    let total = survey.count();
+    let mut weighing = survey.finish();
+    index.scan(|_, r| {
+        if weighing.count() == total {
+            return Err(index.changed());
+        }
+        weighing.add(&known(&index, &files, &r)?);
+        Ok(())
+    })?;
+    if weighing.count() != total {
+        return Err(index.changed().into());
     }
-    drop(places);
-    let total = backups.len();
+    let ruling = weighing.finish();
+    // Pass 3: each decision as it is read, in index order; what stays of it is one bit.
+    let mut dropped = Marks::new(total as usize);
+    let mut k = 0u32;
+    index.scan(|_, r| {
+        if k == total {
+            return Err(index.changed());
+        }
+        let b = known(&index, &files, &r)?;
+        let verdict = ruling.verdict(k, &b);
+        let shown = decision(r, verdict, &policy, b.time);
+        sink.event(if verdict.keep() {
+            Event::BackupKept(shown)
+        } else {
+            dropped.insert(k as usize);
+            Event::BackupDropped(shown)
+        });
+        k += 1;
+        Ok(())
+    })?;
+    if k != total {
+        return Err(index.changed().into());
+    }
+    let (kept_bytes, over_cap) = (ruling.kept_bytes, ruling.over_cap);
+    drop((ruling, files));
     let removal = if req.dry_run {
-        drop((backups, paths));
         store.plan_removal(&index, &dropped)?
     } else {
         let removal = store.remove_backups(&index, &dropped)?;
-        audit_removed(&store, &backups, &paths, &dropped, sink);
+        audit_removed(&store, &index, &dropped, sink)?;
         removal
     };
-    let dropped_count = dropped.iter().filter(|&&d| d).count();
+    let dropped_count = dropped.count();
+    let total = total as usize;
     sink.event(summary(
         &policy,
         total - dropped_count,
         dropped_count,
         &removal,
-        verdicts.kept_bytes,
-        verdicts.over_cap,
+        kept_bytes,
+        over_cap,
         req.dry_run,
     ));
     Ok(Outcome {
@@ -114,63 +137,39 @@ pub fn prune(ws: &Workspace, req: &PruneRequest, sink: &mut dyn Sink) -> Result<
     })
 }
 
-/// What a prune holds of the index: per backup a few dozen bytes, per file its path.
-struct Compact {
-    /// Every backup as the planner sees it, in index order.
-    backups: Vec<Backup>,
-    /// Where each is in the index, to read it again.
-    places: Vec<Place>,
-    /// The files, in path order: [`Backup::file`] indexes this.
-    paths: Vec<PathBuf>,
-}
-
-/// Reads the index a record at a time into its [`Compact`] form.
-fn read(index: &BackupIndex) -> Result<Compact, StoreError> {
-    let mut files: HashMap<PathBuf, u32> = HashMap::new();
-    let (mut backups, mut places) = (Vec::new(), Vec::new());
-    index.scan(|place, r: BackupRecord| {
-        let time = humantime::parse_rfc3339_weak(&r.time).map_err(|e| StoreError::Damaged {
-            path: index.path().to_owned(),
-            detail: format!("backup {}: time `{}`: {e}", r.id, r.time),
-        })?;
-        let next = files.len() as u32;
-        let file = *files.entry(r.path).or_insert(next);
-        backups.push(Backup {
-            time,
-            size: r.size,
-            object: r.sha256,
-            file,
-        });
-        places.push(place);
-        Ok::<_, StoreError>(())
+/// A record as the planner sees it, of the file numbered `file`.
+fn compact(index: &BackupIndex, r: &BackupRecord, file: u32) -> Result<Backup, StoreError> {
+    let time = humantime::parse_rfc3339_weak(&r.time).map_err(|e| StoreError::Damaged {
+        path: index.path().to_owned(),
+        detail: format!("backup {}: time `{}`: {e}", r.id, r.time),
     })?;
-    // Renumber the files in path order.
-    let mut paths: Vec<(PathBuf, u32)> = files.into_iter().collect();
-    paths.sort_unstable();
-    let mut rank = vec![0u32; paths.len()];
-    for (r, (_, old)) in paths.iter().enumerate() {
-        rank[*old as usize] = r as u32;
-    }
-    for b in &mut backups {
-        b.file = rank[b.file as usize];
-    }
-    Ok(Compact {
-        backups,
-        places,
-        paths: paths.into_iter().map(|(p, _)| p).collect(),
+    Ok(Backup {
+        time,
+        size: r.size,
+        object: r.sha256,
+        file,
     })
 }
 
-/// One `prune` audit record per removed backup, oldest first, made from what the planner
-/// holds and appended a chunk at a time, under the lock the removal ran under.
+/// [`compact`] for a record of a file that pass 1 numbered.
+fn known(
+    index: &BackupIndex,
+    files: &HashMap<PathBuf, u32>,
+    r: &BackupRecord,
+) -> Result<Backup, StoreError> {
+    let &file = files.get(&r.path).ok_or_else(|| index.changed())?;
+    compact(index, r, file)
+}
+
+/// One `prune` audit record per removed backup, oldest first, read again from the old index
+/// and appended a chunk at a time, under the lock the removal ran under.
 fn audit_removed(
     store: &Store,
-    backups: &[Backup],
-    paths: &[PathBuf],
-    dropped: &[bool],
+    index: &BackupIndex,
+    dropped: &Marks,
     sink: &mut dyn Sink,
-) {
-    let mut chunk = Vec::with_capacity(AUDIT_CHUNK.min(dropped.len()));
+) -> Result<(), StoreError> {
+    let mut chunk = Vec::with_capacity(AUDIT_CHUNK.min(dropped.count()));
     let mut warned = Vec::new();
     let mut flush = |chunk: &mut Vec<AuditEntry>| {
         for d in store.append_audit(chunk) {
@@ -182,22 +181,28 @@ fn audit_removed(
         }
         chunk.clear();
     };
-    for (b, _) in backups.iter().zip(dropped).filter(|(_, d)| **d) {
-        chunk.push(AuditEntry {
-            op: "prune".into(),
-            path: Some(paths[b.file as usize].to_string_lossy().replace('\\', "/")),
-            before: Some(FileState {
-                sha256: b.object,
-                size: b.size,
-            }),
-            after: None,
-            outcome: AuditOutcome::Ok,
-        });
-        if chunk.len() == AUDIT_CHUNK {
-            flush(&mut chunk);
+    let mut k = 0;
+    index.scan(|_, r| {
+        if dropped.contains(k) {
+            chunk.push(AuditEntry {
+                op: "prune".into(),
+                path: Some(r.path.to_string_lossy().replace('\\', "/")),
+                before: Some(FileState {
+                    sha256: r.sha256,
+                    size: r.size,
+                }),
+                after: None,
+                outcome: AuditOutcome::Ok,
+            });
+            if chunk.len() == AUDIT_CHUNK {
+                flush(&mut chunk);
+            }
         }
-    }
+        k += 1;
+        Ok::<_, StoreError>(())
+    })?;
     flush(&mut chunk);
+    Ok(())
 }
 
 fn decision(
@@ -233,8 +238,8 @@ fn summary(
         policy: (!policy.is_empty()).then(|| policy.to_string()),
         kept,
         dropped,
-        objects_removed: removal.objects.len(),
-        bytes_freed: removal.bytes(),
+        objects_removed: removal.objects,
+        bytes_freed: removal.bytes,
         kept_bytes,
         over_cap,
         dry_run,

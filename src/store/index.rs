@@ -5,7 +5,7 @@
 //! is an error ([`StoreError::Damaged`]); blank lines are skipped. [`BackupIndex`] is the index
 //! as it was when opened: it reads from the open file, so a prune that has replaced
 //! `backups.jsonl` can still read the records it removed, and it can read one record again at
-//! its [`Place`].
+//! its [`Place`]. [`Marks`] holds one bit per record, by its order in the index.
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -126,11 +126,70 @@ impl BackupIndex {
         self.file.as_ref().map(|(f, _)| f)
     }
 
+    /// The error of a caller that finds the index not the one it decided on: more, fewer or
+    /// other records than an earlier pass read.
+    pub fn changed(&self) -> StoreError {
+        self.damaged("it changed while the prune was deciding".into())
+    }
+
     fn damaged(&self, detail: String) -> StoreError {
         StoreError::Damaged {
             path: self.path.clone(),
             detail,
         }
+    }
+}
+
+/// A set of the index's records by their order (the `k`th record read, from 0), one bit each:
+/// what a prune holds per backup.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Marks {
+    bits: Vec<u64>,
+    len: usize,
+}
+
+impl Marks {
+    /// No record marked, of an index of `len` records.
+    pub fn new(len: usize) -> Marks {
+        Marks {
+            bits: vec![0; len.div_ceil(64)],
+            len,
+        }
+    }
+
+    /// Marks from one flag per record.
+    pub fn from_flags(flags: &[bool]) -> Marks {
+        let mut marks = Marks::new(flags.len());
+        for (k, _) in flags.iter().enumerate().filter(|(_, f)| **f) {
+            marks.insert(k);
+        }
+        marks
+    }
+
+    /// Marks the `k`th record.
+    pub fn insert(&mut self, k: usize) {
+        assert!(k < self.len, "record {k} of {}", self.len);
+        self.bits[k / 64] |= 1 << (k % 64);
+    }
+
+    /// Whether the `k`th record is marked.
+    pub fn contains(&self, k: usize) -> bool {
+        k < self.len && self.bits[k / 64] & (1 << (k % 64)) != 0
+    }
+
+    /// How many records the index has.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the index has no record.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// How many records are marked.
+    pub fn count(&self) -> usize {
+        self.bits.iter().map(|w| w.count_ones() as usize).sum()
     }
 }
 

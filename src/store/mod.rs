@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 pub use atomic::{Durability, LinkPolicy, WriteOptions, Written, remove_file, write_file};
 pub use error::{Result, StoreError};
 pub use hash::{ParseDigestError, Sha256Digest};
-pub use index::{BackupIndex, Place};
+pub use index::{BackupIndex, Marks, Place};
 pub use lock::{LockMode, StoreLock};
 pub use manifest::{FileState, Inputs, Manifest};
 pub use objects::BackupRecord;

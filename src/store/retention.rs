@@ -1,10 +1,12 @@
 //! Retention (G3): which backups a policy keeps, and the rule behind each decision.
 //!
 //! Pure: backups and the current time come in as data, decisions come out; nothing here reads
-//! the disk or the clock, so the same inputs give the same plan. [`decide`] works on compact
-//! [`Backup`]s (64 bytes) and answers with a two-byte [`Verdict`] each, so that a prune of a
-//! large index holds little per backup; [`apply`] is the same over borrowed [`Item`]s, with the
-//! reasons spelled out.
+//! the disk or the clock, so the same inputs give the same plan. The planner is streamed
+//! (`stream.rs`): [`Survey`] and [`Weighing`] take the backups in two passes, as compact
+//! [`Backup`]s in index order, and hold per file only what the rules need (O(files × rule
+//! sizes + kept objects), nothing per backup); [`Ruling`] then gives any backup's two-byte
+//! [`Verdict`]. [`decide`] runs the passes over a slice; [`apply`] is the same over borrowed
+//! [`Item`]s, with the reasons spelled out.
 //!
 //! The keep rules are restic's and borg's, applied to each *group* separately — a group is one
 //! file (all backups of one path), as restic applies its policy to each snapshot group:
@@ -25,7 +27,7 @@
 //! the cap may stay unmet; [`Plan::over_cap`] says so). With no keep rule but a cap, every
 //! backup starts as kept. With no policy at all, everything is kept.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -34,8 +36,11 @@ use super::hash::Sha256Digest;
 
 #[cfg(test)]
 mod oracle;
+mod stream;
 #[cfg(test)]
 mod tests;
+
+pub use stream::{Ruling, Survey, Weighing};
 
 /// A retention policy; `None` turns a rule off.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -265,7 +270,7 @@ pub fn apply(policy: &Policy, items: &[Item<'_>], now: SystemTime) -> Plan {
     }
 }
 
-/// One backup as the planner holds it, in at most 64 bytes, so that planning a large index
+/// One backup as the planner is handed it, in at most 64 bytes, so that planning a large index
 /// costs little memory per backup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backup {
@@ -366,167 +371,28 @@ fn calendar_rules(policy: &Policy) -> [(Rule, Option<usize>); 3] {
     ]
 }
 
-/// Applies `policy` to `backups` at time `now`. Besides the verdicts it holds 4 bytes per
-/// backup (the order of each file's backups) and the distinct objects of the kept ones.
+/// Applies `policy` to `backups` at time `now`: the passes of [`Survey`], [`Weighing`] and
+/// [`Ruling`] over a slice. Besides the verdicts it holds per file what the rules need, and
+/// the distinct objects of the kept backups.
 pub fn decide(policy: &Policy, backups: &[Backup], now: SystemTime) -> Verdicts {
     assert!(u32::try_from(backups.len()).is_ok(), "at most 2^32 backups");
-    let start = if policy.is_empty() {
-        Verdict(Verdict::KEEP | Verdict::NO_POLICY)
-    } else if !policy.has_keep_rules() {
-        Verdict(Verdict::KEEP | Verdict::NO_KEEP_RULE)
-    } else {
-        Verdict(0)
-    };
-    let mut verdicts = vec![start; backups.len()];
-    // Per file; each newest first; equal times: the later backup (appended later) is newer.
-    let mut order: Vec<u32> = (0..backups.len() as u32).collect();
-    order.sort_unstable_by(|&a, &b| {
-        let (x, y) = (&backups[a as usize], &backups[b as usize]);
-        x.file
-            .cmp(&y.file)
-            .then(y.time.cmp(&x.time))
-            .then(b.cmp(&a))
-    });
-    let groups = order.chunk_by(|&a, &b| backups[a as usize].file == backups[b as usize].file);
-    let mut newest = Vec::new();
-    for members in groups {
-        newest.push(members[0]);
-        if policy.has_keep_rules() {
-            keep_rules(policy, backups, members, now, &mut verdicts);
-        }
+    let mut survey = Survey::new(policy, now);
+    for b in backups {
+        survey.add(b);
     }
-    drop(order);
-    for v in &mut verdicts {
-        if !v.keep() && v.0 == 0 {
-            v.0 = Verdict::UNSELECTED;
-        }
+    let mut weighing = survey.finish();
+    for b in backups {
+        weighing.add(b);
     }
-    let (kept_bytes, over_cap) = match policy.max_total_size {
-        Some(cap) => cap_total(cap, backups, &newest, &mut verdicts),
-        None => (kept_total(backups, &verdicts), false),
-    };
+    let ruling = weighing.finish();
     Verdicts {
-        verdicts,
-        kept_bytes,
-        over_cap,
+        verdicts: (0..)
+            .zip(backups)
+            .map(|(i, b)| ruling.verdict(i, b))
+            .collect(),
+        kept_bytes: ruling.kept_bytes,
+        over_cap: ruling.over_cap,
     }
-}
-
-/// The keep rules over one file's backups, `members` newest first.
-fn keep_rules(
-    policy: &Policy,
-    backups: &[Backup],
-    members: &[u32],
-    now: SystemTime,
-    verdicts: &mut [Verdict],
-) {
-    let time = |i: u32| backups[i as usize].time;
-    let mut mark = |i: u32, flag: u16| verdicts[i as usize].0 |= Verdict::KEEP | flag;
-    if let Some(n) = policy.keep_last {
-        for &i in members.iter().take(n) {
-            mark(i, Verdict::LAST);
-        }
-    }
-    if let Some(d) = policy.keep_within {
-        let anchor = members
-            .iter()
-            .map(|&i| time(i))
-            .find(|t| *t <= now)
-            .unwrap_or(now);
-        let from = anchor.checked_sub(d);
-        for &i in members {
-            if from.is_none_or(|from| time(i) > from) {
-                mark(i, Verdict::WITHIN);
-            }
-        }
-    }
-    let oldest = *members.last().expect("a group has members");
-    for (k, (rule, n)) in calendar_rules(policy).into_iter().enumerate() {
-        let Some(n) = n else { continue };
-        let mut left = n;
-        let mut last = None;
-        let mut oldest_kept = false;
-        for &i in members {
-            if left == 0 {
-                break;
-            }
-            let b = Bucket::of(rule, time(i));
-            if last != Some(b) {
-                mark(i, Verdict::CALENDAR << k);
-                last = Some(b);
-                left -= 1;
-                oldest_kept = i == oldest;
-            }
-        }
-        if left > 0 && !oldest_kept {
-            mark(oldest, Verdict::OLDEST << k);
-        }
-    }
-}
-
-/// Bytes of the distinct objects of the kept backups.
-fn kept_total(backups: &[Backup], verdicts: &[Verdict]) -> u64 {
-    let mut seen = HashMap::new();
-    for (b, v) in backups.iter().zip(verdicts) {
-        if v.keep() {
-            seen.insert(b.object, b.size);
-        }
-    }
-    seen.values().sum()
-}
-
-/// Drops the oldest kept backups until the distinct objects of the kept ones fit in `cap`; the
-/// newest of each file is never dropped, nor a backup whose object a newest one still needs
-/// (dropping it would free nothing).
-fn cap_total(
-    cap: u64,
-    backups: &[Backup],
-    newest: &[u32],
-    verdicts: &mut [Verdict],
-) -> (u64, bool) {
-    let mut refs: HashMap<Sha256Digest, (usize, u64)> = HashMap::new();
-    for (b, v) in backups.iter().zip(verdicts.iter()) {
-        if v.keep() {
-            refs.entry(b.object).or_insert((0, b.size)).0 += 1;
-        }
-    }
-    let mut total: u64 = refs.values().map(|(_, s)| s).sum();
-    if total <= cap {
-        return (total, false);
-    }
-    let protected: HashSet<u32> = newest.iter().copied().collect();
-    let pinned: HashSet<Sha256Digest> =
-        newest.iter().map(|&i| backups[i as usize].object).collect();
-    let mut order: Vec<u32> = (0..backups.len() as u32)
-        .filter(|&i| verdicts[i as usize].keep() && !protected.contains(&i))
-        .filter(|&i| !pinned.contains(&backups[i as usize].object))
-        .collect();
-    order.sort_unstable_by(|&a, &b| {
-        backups[a as usize]
-            .time
-            .cmp(&backups[b as usize].time)
-            .then(a.cmp(&b))
-    });
-    for i in order {
-        if total <= cap {
-            break;
-        }
-        verdicts[i as usize] = Verdict(Verdict::MAX_TOTAL_SIZE);
-        let entry = refs
-            .get_mut(&backups[i as usize].object)
-            .expect("counted above");
-        entry.0 -= 1;
-        if entry.0 == 0 {
-            total -= entry.1;
-        }
-    }
-    let over = total > cap;
-    if over {
-        for &i in newest {
-            verdicts[i as usize].0 |= Verdict::NEWEST_OF_FILE;
-        }
-    }
-    (total, over)
 }
 
 /// Seconds since the Unix epoch (negative before it).

@@ -590,10 +590,10 @@ fn removing_backups_streams_the_index_and_refuses_a_changed_one() {
     let lines: Vec<&str> = whole.lines().collect();
     let index = store.backup_index().unwrap();
     // Drop the first two ("v1", "v2"): "v1" is still needed by the third.
-    let dropped = [true, true, false];
+    let dropped = Marks::from_flags(&[true, true, false]);
     let planned = store.plan_removal(&index, &dropped).unwrap();
     assert_eq!(planned.records, 2);
-    assert_eq!(planned.objects, [(records[1].sha256, records[1].size)]);
+    assert_eq!((planned.objects, planned.bytes), (1, records[1].size));
     // An index that changed since it was read is refused, and nothing changes.
     fs::write(&path, format!("{whole}\n")).unwrap();
     assert!(matches!(
@@ -610,7 +610,7 @@ fn removing_backups_streams_the_index_and_refuses_a_changed_one() {
     );
     let index = store.backup_index().unwrap();
     let removal = store.remove_backups(&index, &dropped).unwrap();
-    assert_eq!((removal.records, removal.objects), (2, planned.objects));
+    assert_eq!(removal, planned);
     assert_eq!(
         fs::read_to_string(&path).unwrap(),
         format!("{}\n", lines[2])
@@ -640,6 +640,40 @@ fn removing_backups_streams_the_index_and_refuses_a_changed_one() {
     assert_eq!(old, records);
     // A wrong count of marks is refused too.
     let index = store.backup_index().unwrap();
-    assert!(store.remove_backups(&index, &[true, false]).is_err());
+    assert!(
+        store
+            .remove_backups(&index, &Marks::from_flags(&[true, false]))
+            .is_err()
+    );
+    no_temps(t.path());
+}
+
+/// A dry run counts an object that several dropped backups share once, as the removal does,
+/// though it does not hold the objects: the filter's flagged objects are counted exactly.
+#[test]
+fn a_planned_removal_counts_each_shared_object_once() {
+    let t = tempfile::tempdir().unwrap();
+    let store = open(t.path());
+    for v in ["v0", "v1", "v2", "v1", "v2", "v1", "v3"] {
+        let mut tx = store.transaction("write");
+        tx.write("f", v).unwrap();
+        tx.commit().unwrap();
+    }
+    // Backups of v0, v1, v2, v1, v2, v1: all but the last dropped. v1 stays needed.
+    let index = store.backup_index().unwrap();
+    let dropped = Marks::from_flags(&[true, true, true, true, true, false]);
+    let planned = store.plan_removal(&index, &dropped).unwrap();
+    assert_eq!((planned.records, planned.objects, planned.bytes), (5, 2, 4));
+    // A filter that flags every object as maybe seen: still each counted once.
+    let full = store
+        .plan_with(&index, &dropped, super::prune::Seen::full())
+        .unwrap();
+    assert_eq!(full, planned);
+    let mut seen = super::prune::Seen::new(0);
+    let d = Sha256Digest([7; 32]);
+    assert!(!seen.insert(&d));
+    assert!(seen.insert(&d));
+    let removal = store.remove_backups(&index, &dropped).unwrap();
+    assert_eq!(removal, planned);
     no_temps(t.path());
 }

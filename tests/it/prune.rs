@@ -118,11 +118,12 @@ fn dry_run_lists_every_decision_and_changes_nothing() {
     let row = |r: &str, p: &str, rule: &str| (r.to_owned(), p.to_owned(), rule.to_owned());
     assert_eq!(
         decisions,
+        // In index order: the order the backups were made.
         [
-            row("backup-kept", "a.json", "keep-last 2"),
-            row("backup-kept", "a.json", "keep-last 2"),
             row("backup-dropped", "a.json", "no rule keeps it"),
             row("backup-dropped", "a.json", "no rule keeps it"),
+            row("backup-kept", "a.json", "keep-last 2"),
+            row("backup-kept", "a.json", "keep-last 2"),
             row("backup-kept", "b.json", "keep-last 2"),
         ]
     );
@@ -285,9 +286,9 @@ fn calendar_rules_name_their_bucket_and_the_oldest() {
     assert_eq!(
         got,
         [
-            r#""2026-10-20T08:00:00.000Z" "backup-kept" ["keep-monthly 6 (2026-10)"]"#,
-            r#""2026-10-10T08:00:00.000Z" "backup-dropped" ["no rule keeps it"]"#,
             r#""2026-10-01T08:00:00.000Z" "backup-kept" ["oldest for keep-monthly"]"#,
+            r#""2026-10-10T08:00:00.000Z" "backup-dropped" ["no rule keeps it"]"#,
+            r#""2026-10-20T08:00:00.000Z" "backup-kept" ["keep-monthly 6 (2026-10)"]"#,
         ]
     );
 }

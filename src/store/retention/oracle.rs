@@ -1,6 +1,7 @@
-//! The planner as it was before it held compact items: kept as the oracle that
-//! `tests::the_compact_planner_decides_as_the_oracle` compares the planner with on random
-//! timelines.
+//! The planner as it was before it held compact items, let alone streamed them: every backup
+//! held, each file's sorted newest first. Kept as the oracle that
+//! `tests::against_the_oracle::the_streaming_planner_decides_as_the_oracle` compares the
+//! planner with on random timelines.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

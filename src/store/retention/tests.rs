@@ -472,8 +472,10 @@ fn policies_and_sizes_print_as_configured() {
 }
 
 mod against_the_oracle {
-    //! The compact planner decides exactly as the planner it replaced (`oracle.rs`), reasons and
-    //! all, on random timelines: ties, shared objects, backups from the future, every rule.
+    //! The streaming planner (`stream.rs`, through `apply` and `decide`) decides exactly as the
+    //! planner that held every backup (`oracle.rs`), reasons and all, on random timelines whose
+    //! times are in no particular index order: ties, shared objects, backups from the future,
+    //! every rule; and its verdicts do not depend on how the caller numbers the files.
 
     use proptest::prelude::*;
 
@@ -519,7 +521,7 @@ mod against_the_oracle {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
         #[test]
-        fn the_compact_planner_decides_as_the_oracle(
+        fn the_streaming_planner_decides_as_the_oracle(
             policy in policy(),
             rows in timeline(),
             now in 0u64..900 * 86_400,
@@ -535,7 +537,27 @@ mod against_the_oracle {
                 })
                 .collect();
             let now = SystemTime::UNIX_EPOCH + Duration::from_secs(BASE + now);
-            prop_assert_eq!(apply(&policy, &items, now), oracle::apply(&policy, &items, now));
+            let plan = apply(&policy, &items, now);
+            prop_assert_eq!(&plan, &oracle::apply(&policy, &items, now));
+            // Files numbered sparsely and in reverse, as no caller does: the same decisions.
+            let backups: Vec<Backup> = rows
+                .iter()
+                .zip(&items)
+                .map(|(&(g, ..), it)| Backup {
+                    time: it.time,
+                    size: it.size,
+                    object: it.object,
+                    file: 3 * (4 - u32::from(g)),
+                })
+                .collect();
+            let verdicts = super::super::decide(&policy, &backups, now);
+            let keep: Vec<bool> = verdicts.verdicts.iter().map(|v| v.keep()).collect();
+            let want: Vec<bool> = plan.decisions.iter().map(|d| d.keep).collect();
+            prop_assert_eq!(keep, want);
+            prop_assert_eq!(
+                (verdicts.kept_bytes, verdicts.over_cap),
+                (plan.kept_bytes, plan.over_cap)
+            );
         }
     }
 }
