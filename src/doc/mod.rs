@@ -124,14 +124,12 @@ pub fn parse_tapes<'t>(
     bytes: &'t [u8],
     limits: &Limits,
 ) -> Result<Vec<Tape<'t>>, Problem> {
-    if format == Format::Toml {
-        return parse(format, bytes, limits)
-            .map(|docs| docs.iter().map(Tape::from_value).collect());
-    }
-    let text = text_of(bytes, limits)?;
     match format {
-        Format::Yaml => yaml::parse_tapes(text, limits),
-        _ => json::parse_tape(text, limits).map(|t| vec![t]),
+        Format::Json => json::parse_tape(text_of(bytes, limits)?, limits).map(|t| vec![t]),
+        Format::Yaml => yaml::parse_tapes(text_of(bytes, limits)?, limits),
+        Format::Toml => {
+            parse(format, bytes, limits).map(|docs| docs.iter().map(Tape::from_value).collect())
+        }
     }
 }
 

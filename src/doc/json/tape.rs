@@ -124,11 +124,7 @@ impl<'de: 't, 't> Visitor<'de> for TapeSeed<'_, 't> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
         self.enter()?;
-        let at = {
-            let mut tape = self.tape.borrow_mut();
-            tape.open_object();
-            tape.slot_count() - 1
-        };
+        let at = self.tape.borrow_mut().open_object();
         while access.next_key_seed(KeySeed(self.tape))?.is_some() {
             access.next_value_seed(self.child())?;
         }

@@ -252,19 +252,24 @@ impl<'t> Tape<'t> {
         Slot::new(Tag::Owned, s.len(), offset as u64)
     }
 
-    /// Opens an array; its elements follow until [`Tape::close`].
-    pub fn open_array(&mut self) {
-        self.count_value();
-        self.open.push((self.slots.len(), 0));
-        self.push(Slot::new(Tag::Array, 0, 0));
+    /// Opens an array, giving its slot; its elements follow until [`Tape::close`].
+    pub fn open_array(&mut self) -> usize {
+        self.open_container(Tag::Array)
     }
 
-    /// Opens an object; its members follow, each a [`Tape::push_key`] and a value, until
-    /// [`Tape::close`].
-    pub fn open_object(&mut self) {
+    /// Opens an object, giving its slot; its members follow, each a [`Tape::push_key`] and a
+    /// value, until [`Tape::close`].
+    pub fn open_object(&mut self) -> usize {
+        self.open_container(Tag::Object)
+    }
+
+    /// Opens a container of `tag`, giving its slot.
+    fn open_container(&mut self, tag: Tag) -> usize {
         self.count_value();
-        self.open.push((self.slots.len(), 0));
-        self.push(Slot::new(Tag::Object, 0, 0));
+        let at = self.slots.len();
+        self.open.push((at, 0));
+        self.push(Slot::new(tag, 0, 0));
+        at
     }
 
     /// Closes the innermost open container. Does nothing when none is open.

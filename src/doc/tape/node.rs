@@ -104,13 +104,15 @@ impl<'a> ObjectRef<'a> {
         if n < 2 {
             return None;
         }
-        if n <= 8 {
-            let keys: Vec<&str> = self.members().map(|(k, _)| k).collect();
-            return keys
-                .iter()
-                .enumerate()
-                .find(|&(i, k)| keys[..i].contains(k))
-                .map(|(_, k)| *k);
+        // Every object of every file comes through here: compare small ones pairwise, without
+        // allocating.
+        if n <= 16 {
+            let mut members = self.members().map(|(k, _)| k);
+            let mut i = 0;
+            return members.find(|k| {
+                i += 1;
+                self.members().take(i - 1).any(|(earlier, _)| earlier == *k)
+            });
         }
         let mut seen = HashSet::with_capacity(n);
         self.members().map(|(k, _)| k).find(|k| !seen.insert(*k))

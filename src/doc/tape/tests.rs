@@ -76,7 +76,7 @@ fn an_unclosed_container_is_no_document() {
 
 #[test]
 fn duplicate_keys_are_found_in_small_and_large_objects() {
-    for n in [2usize, 8, 9, 100] {
+    for n in [2usize, 8, 15, 16, 17, 100] {
         let mut tape = Tape::new("");
         tape.open_object();
         for i in 0..n {
