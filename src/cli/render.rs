@@ -434,39 +434,28 @@ impl Printer {
             }
             actor
         };
-        let rows: Vec<_> = records
+        let header = ["TIME", "ACTOR", "OP", "CHANGE", "PATH"].map(str::to_owned);
+        let rows: Vec<[String; 5]> = records
             .iter()
             .map(|r| {
                 let change = format!("{} → {}", short(&r.before), short(&r.after));
-                (r, actor(r), change)
+                let path = r.path.clone().unwrap_or_default();
+                [r.ts.to_string(), actor(r), r.op.to_string(), change, path]
             })
             .collect();
         // Columns as wide as their widest cell, so a long email does not push the rest over.
-        let width = |f: &dyn Fn(&(&AuditRecord, String, String)) -> usize, title: &str| {
-            rows.iter()
-                .map(f)
-                .chain([title.chars().count()])
-                .max()
-                .unwrap_or(0)
-        };
-        let ts_w = width(&|(r, _, _)| r.ts.chars().count(), "TIME");
-        let actor_w = width(&|(_, a, _)| a.chars().count(), "ACTOR");
-        let op_w = width(&|(r, _, _)| r.op.to_string().chars().count(), "OP");
-        let change_w = width(&|(_, _, c)| c.chars().count(), "CHANGE");
-        let mut s = format!(
-            "{:<ts_w$}  {:<actor_w$}  {:<op_w$}  {:<change_w$}  {}\n",
-            "TIME", "ACTOR", "OP", "CHANGE", "PATH"
-        );
-        for (r, actor, change) in &rows {
-            let _ = writeln!(
-                s,
-                "{:<ts_w$}  {:<actor_w$}  {:<op_w$}  {:<change_w$}  {}",
-                r.ts,
-                actor,
-                r.op.to_string(),
-                change,
-                r.path.as_deref().unwrap_or("")
-            );
+        let mut widths = [0; 4];
+        for row in std::iter::once(&header).chain(&rows) {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let mut s = String::new();
+        for row in std::iter::once(&header).chain(&rows) {
+            for (w, cell) in widths.iter().zip(row) {
+                let _ = write!(s, "{cell:<w$}  ");
+            }
+            let _ = writeln!(s, "{}", row[4]);
         }
         self.out(&s);
     }
