@@ -165,20 +165,33 @@ impl Diagnostic {
     }
 }
 
-const GREEN: &str = "\x1b[1;32m";
-const RED: &str = "\x1b[1;31m";
-const YELLOW: &str = "\x1b[1;33m";
-const CYAN: &str = "\x1b[1;36m";
-const BOLD: &str = "\x1b[1m";
-const RESET: &str = "\x1b[0m";
+/// The terminal styles of everything the tool prints, shared by the diagnostics here and the
+/// CLI's other output.
+pub mod style {
+    /// Bold green.
+    pub const GREEN: &str = "\x1b[1;32m";
+    /// Bold red.
+    pub const RED: &str = "\x1b[1;31m";
+    /// Bold yellow.
+    pub const YELLOW: &str = "\x1b[1;33m";
+    /// Bold cyan.
+    pub const CYAN: &str = "\x1b[1;36m";
+    /// Bold.
+    pub const BOLD: &str = "\x1b[1m";
+    /// Back to plain.
+    pub const RESET: &str = "\x1b[0m";
 
-fn paint(color: bool, style: &str, text: &str) -> String {
-    if color {
-        format!("{style}{text}{RESET}")
-    } else {
-        text.to_owned()
+    /// `text` in `style` when `color`, else as it is.
+    pub fn paint(color: bool, style: &str, text: &str) -> String {
+        if color {
+            format!("{style}{text}{RESET}")
+        } else {
+            text.to_owned()
+        }
     }
 }
+
+use style::{BOLD, CYAN, GREEN, RED, YELLOW, paint};
 
 /// A unified diff, coloured like git's when `color`.
 pub fn render_diff(diff: &str, color: bool) -> String {

@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 use std::io::{self, IsTerminal, Write};
 
+use cargo_atomic::diagnostic::style::{self, BOLD, CYAN, GREEN, RED, YELLOW};
 use cargo_atomic::diagnostic::{Diagnostic, Severity, render_diff};
 use cargo_atomic::event::{BackupDecision, Event, RecoveryAction, Sink};
 use cargo_atomic::ops::{ConfigReport, Explanation, HookAction, Outcome, Step};
@@ -44,13 +45,6 @@ pub struct Printer {
     progress: ProgressDisplay,
 }
 
-const GREEN: &str = "\x1b[1;32m";
-const RED: &str = "\x1b[1;31m";
-const YELLOW: &str = "\x1b[1;33m";
-const CYAN: &str = "\x1b[1;36m";
-const BOLD: &str = "\x1b[1m";
-const RESET: &str = "\x1b[0m";
-
 impl Printer {
     pub fn new(format: MessageFormat, color: bool, quiet: bool, verbose: u8) -> Self {
         Printer {
@@ -68,11 +62,7 @@ impl Printer {
     }
 
     fn paint(&self, style: &str, text: &str) -> String {
-        if self.color {
-            format!("{style}{text}{RESET}")
-        } else {
-            text.to_owned()
-        }
+        style::paint(self.color, style, text)
     }
 
     fn write_to(&mut self, stdout: bool, text: &str) {
