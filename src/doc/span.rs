@@ -134,21 +134,39 @@ pub(crate) fn pos_at(text: &str, offset: usize) -> Pos {
     }
 }
 
-/// Converts byte offsets to positions quickly for many lookups in one text.
-// Used by the JSON, YAML and TOML span indexes, which are written on other branches; `allow`
-// rather than `expect` so nothing breaks once they land.
-#[allow(dead_code)]
+/// Converts between byte offsets and positions quickly, for many lookups in one text.
 pub(crate) struct LineIndex<'a> {
     text: &'a str,
     starts: Vec<usize>,
 }
 
-#[allow(dead_code)]
 impl<'a> LineIndex<'a> {
     pub fn new(text: &'a str) -> Self {
         let mut starts = vec![0];
         starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         LineIndex { text, starts }
+    }
+
+    /// The text indexed.
+    pub fn text(&self) -> &'a str {
+        self.text
+    }
+
+    /// The byte offset of `pos` (the end of the text for a position past it).
+    pub fn offset(&self, pos: Pos) -> usize {
+        let line = (pos.line as usize).saturating_sub(1);
+        let Some(&start) = self.starts.get(line) else {
+            return self.text.len();
+        };
+        self.text[start..]
+            .char_indices()
+            .nth((pos.column as usize).saturating_sub(1))
+            .map_or(self.text.len(), |(i, _)| start + i)
+    }
+
+    /// The bytes of `span`.
+    pub fn range(&self, span: Span) -> std::ops::Range<usize> {
+        self.offset(span.start)..self.offset(span.end)
     }
 
     /// The position of byte `offset` (clamped to the text, and back to a char boundary).

@@ -3,12 +3,13 @@
 
 use serde_json::Value;
 
-use super::text::{Offsets, children, indent_of, indent_unit, located, parent_value, splice};
+use super::text::{children, indent_of, indent_unit, located, parent_value, splice};
 use super::{Action, EditError, Plan};
+use crate::doc::span::LineIndex;
 
 pub(super) fn apply(text: &str, old: &Value, plan: &Plan) -> Result<String, EditError> {
     let index = crate::doc::json::index(text);
-    let offsets = Offsets::new(text);
+    let offsets = LineIndex::new(text);
     let parent_ptr = plan.parent_pointer();
     let (parent, _) = located(&index, &offsets, &parent_ptr)?;
     let pretty = text[parent.clone()].contains('\n') || text.trim().contains('\n');

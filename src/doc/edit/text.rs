@@ -4,37 +4,10 @@ use std::ops::Range;
 
 use serde_json::Value;
 
-use crate::doc::{Pos, Span, SpanIndex, escape_pointer_token};
+use crate::doc::span::LineIndex;
+use crate::doc::{SpanIndex, escape_pointer_token};
 
 use super::EditError;
-
-/// Converts positions (line, column in characters) back to byte offsets.
-pub(super) struct Offsets<'a> {
-    text: &'a str,
-    starts: Vec<usize>,
-}
-
-impl<'a> Offsets<'a> {
-    pub fn new(text: &'a str) -> Self {
-        let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        Offsets { text, starts }
-    }
-
-    pub fn at(&self, pos: Pos) -> usize {
-        let Some(&start) = self.starts.get(pos.line as usize - 1) else {
-            return self.text.len();
-        };
-        self.text[start..]
-            .char_indices()
-            .nth(pos.column as usize - 1)
-            .map_or(self.text.len(), |(i, _)| start + i)
-    }
-
-    pub fn range(&self, span: Span) -> Range<usize> {
-        self.at(span.start)..self.at(span.end)
-    }
-}
 
 /// A member of an object (with its key) or an element of an array, as byte ranges.
 #[derive(Debug, Clone)]
@@ -53,13 +26,13 @@ impl Child {
 /// The byte range of the value at `pointer`, which must be indexed exactly.
 pub(super) fn located(
     index: &SpanIndex,
-    offsets: &Offsets,
+    offsets: &LineIndex,
     pointer: &str,
 ) -> Result<(Range<usize>, Option<Range<usize>>), EditError> {
     let l = index.get(pointer).ok_or_else(|| {
         // Below an alias nothing is indexed: name the alias that stands there.
         let alias = index.nearest(pointer).and_then(|(_, l)| {
-            let t = offsets.text[offsets.range(l.value)].trim();
+            let t = offsets.text()[offsets.range(l.value)].trim();
             t.starts_with('*')
                 .then(|| (t.to_owned(), l.value.start.line))
         });
@@ -80,7 +53,7 @@ pub(super) fn located(
 /// The members or elements of the container `value` at `pointer`, in text order.
 pub(super) fn children(
     index: &SpanIndex,
-    offsets: &Offsets,
+    offsets: &LineIndex,
     pointer: &str,
     value: &Value,
 ) -> Result<Vec<Child>, EditError> {

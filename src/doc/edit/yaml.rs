@@ -12,9 +12,10 @@ use serde_json::Value;
 
 use super::json::quote;
 use super::text::{
-    Child, Offsets, children, indent_unit, line_end, line_start, located, parent_value, splice,
+    Child, children, indent_unit, line_end, line_start, located, parent_value, splice,
 };
 use super::{Action, EditError, Plan};
+use crate::doc::span::LineIndex;
 use crate::doc::{self, Format, Limits};
 
 pub(super) fn apply(text: &str, old: &Value, plan: &Plan) -> Result<String, EditError> {
@@ -22,7 +23,7 @@ pub(super) fn apply(text: &str, old: &Value, plan: &Plan) -> Result<String, Edit
         .into_iter()
         .next()
         .unwrap_or_default();
-    let offsets = Offsets::new(text);
+    let offsets = LineIndex::new(text);
     let parent_ptr = plan.parent_pointer();
     let (parent, parent_key) = located(&index, &offsets, &parent_ptr)?;
     let kids = children(
