@@ -221,7 +221,9 @@ impl Store {
             drop_temps();
             return Err(e);
         }
-        if listed == 0 {
+        // An empty new list is left out, unless it replaces an earlier prune's: that one may
+        // name objects the records that stay still need, and is unlinked below unfiltered.
+        if listed == 0 && !had_pending {
             let _ = sys::unlink_at(&state_fd, OsStr::new(&pending_temp));
         } else if let Err(e) = self.install(&state_fd, PENDING) {
             drop_temps();
