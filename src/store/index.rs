@@ -13,6 +13,7 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use super::audit::MAX_LINE;
 use super::error::{IoContext, Result, StoreError};
 use super::objects::BackupRecord;
 
@@ -236,9 +237,20 @@ fn each_record<E: From<StoreError>>(
     let mut unparsed: Option<(usize, serde_json::Error)> = None;
     loop {
         buf.clear();
-        let n = reader.read_until(b'\n', &mut buf).ctx("read", path)?;
+        let n = (&mut reader)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut buf)
+            .ctx("read", path)?;
         if n == 0 {
             return Ok(()); // a line that did not parse was the last: a torn tail
+        }
+        if n > MAX_LINE {
+            // No record is anywhere near this long: a damaged index is not read into memory.
+            return Err(StoreError::Damaged {
+                path: path.to_owned(),
+                detail: format!("line {} is longer than {MAX_LINE} bytes", number + 1),
+            }
+            .into());
         }
         if let Some((line, e)) = unparsed.take() {
             return Err(StoreError::Damaged {

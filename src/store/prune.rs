@@ -103,7 +103,7 @@ impl Store {
         let mut first = |d: Sha256Digest, size: u64| -> Result<()> {
             if doomed(&d)? {
                 plan.objects += 1;
-                plan.bytes += size;
+                plan.bytes = plan.bytes.saturating_add(size);
                 if seen.insert(&d) {
                     flagged.insert(d, (0, 0, 0));
                 }
@@ -120,7 +120,7 @@ impl Store {
                 && doomed(&d)?
             {
                 *n += 1;
-                *bytes += size;
+                *bytes = bytes.saturating_add(size);
                 *last = size;
             }
             Ok(())
@@ -129,7 +129,7 @@ impl Store {
         copy(index, dropped, None, &mut second)?;
         for (n, bytes, last) in flagged.into_values() {
             plan.objects -= n.saturating_sub(1);
-            plan.bytes -= bytes - last;
+            plan.bytes = plan.bytes.saturating_sub(bytes.saturating_sub(last));
         }
         Ok(plan)
     }
@@ -157,7 +157,8 @@ impl Store {
             sys::unlink_at_if_exists(&state_fd, OsStr::new(temp))
                 .ctx("remove", self.state.join(temp))?;
         }
-        let had_pending = fs::symlink_metadata(self.state.join(PENDING)).is_ok();
+        let had_pending = sys::exists_at(&state_fd, OsStr::new(PENDING))
+            .ctx("inspect", self.state.join(PENDING))?;
         let needed = needed(index, dropped)?;
         let records = dropped.count();
         if records == 0 {
@@ -246,9 +247,10 @@ impl Store {
                         .ctx("write", self.state.join(temp_name(INDEX)))
                 });
             }
-            if !had_pending {
+            if !had_pending && index.is_in_place() {
                 // Best effort: the list names objects the index still needs, so it is
-                // harmless, but this way a failed prune leaves nothing behind.
+                // harmless, but this way a failed prune leaves nothing behind. Should the old
+                // index not be back, the list is kept: it is the right one for the new index.
                 let _ = sys::unlink_at(&state_fd, OsStr::new(PENDING));
             }
             return Err(e);
@@ -282,7 +284,7 @@ impl Store {
                     .ctx("remove", objects.path(&d))?
                 {
                     done.objects += 1;
-                    done.bytes += size;
+                    done.bytes = done.bytes.saturating_add(size);
                 }
                 Ok(())
             })?;

@@ -677,3 +677,15 @@ fn a_planned_removal_counts_each_shared_object_once() {
     assert_eq!(removal, planned);
     no_temps(t.path());
 }
+
+#[test]
+fn an_index_line_past_the_limit_is_damage_not_a_read_into_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("backups.jsonl");
+    let mut text = "x".repeat(super::audit::MAX_LINE + 10);
+    text.push_str("\n{}\n");
+    fs::write(&path, text).unwrap();
+    let index = super::index::BackupIndex::open(&path).unwrap();
+    let err = index.scan(|_, _| Ok::<(), StoreError>(())).unwrap_err();
+    assert!(err.to_string().contains("longer than"), "{err}");
+}

@@ -265,7 +265,7 @@ impl Weighing {
             kept,
             ..
         } = self;
-        let mut total: u64 = kept.values().map(|(s, _)| s).sum();
+        let mut total = kept.values().fold(0u64, |t, (s, _)| t.saturating_add(*s));
         let mut cut = None;
         let mut over_cap = false;
         if let Some(cap) = rules.policy.max_total_size
@@ -282,7 +282,7 @@ impl Weighing {
                 if total <= cap {
                     break;
                 }
-                total -= size;
+                total = total.saturating_sub(size);
                 cut = Some(newest);
             }
             over_cap = total > cap;
