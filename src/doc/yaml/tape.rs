@@ -98,7 +98,11 @@ struct Builder<'t, 'l> {
     docs: Vec<Tape<'t>>,
     tape: Tape<'t>,
     frames: Vec<Frame>,
+    /// By anchor id: granit-parser numbers anchors through the whole stream.
     anchors: Vec<Option<Anchor>>,
+    /// The first anchor id of the current document: earlier ones are out of reach (and their
+    /// slots are on an earlier tape). Not clearing the table keeps a long stream linear.
+    first_anchor: usize,
     /// Anchored containers open: serde-saphyr records each event into each of them.
     recording: u64,
     counts: Counts,
@@ -114,6 +118,7 @@ impl<'t, 'l> Builder<'t, 'l> {
             tape: Tape::new(text),
             frames: Vec::new(),
             anchors: Vec::new(),
+            first_anchor: 0,
             recording: 0,
             counts: Counts::default(),
             finished: false,
@@ -127,8 +132,7 @@ impl<'t, 'l> Builder<'t, 'l> {
             Event::StreamEnd => self.finished = self.frames.is_empty(),
             Event::DocumentStart(..) => {
                 self.counts.documents += 1;
-                self.anchors.clear();
-                self.tape = Tape::new(self.text);
+                self.first_anchor = self.anchors.len();
             }
             Event::DocumentEnd => {
                 if !self.frames.is_empty() || self.tape.slot_count() == 0 {
@@ -441,6 +445,9 @@ impl<'t, 'l> Builder<'t, 'l> {
     }
 
     fn alias(&mut self, id: usize) -> Option<()> {
+        if id < self.first_anchor {
+            return None;
+        }
         let anchor = (*self.anchors.get(id)?)?;
         let slot = anchor.slot?;
         // Charge everything before copying anything: an alias bomb stops here.

@@ -283,6 +283,32 @@ fn the_builder_agrees_with_parse_on_every_rule() {
     eprintln!("rule texts: {tally:?}; under tight limits: {tight:?}");
 }
 
+/// Anchors are numbered through the whole stream; each document reaches only its own, and a
+/// stream of many anchored documents is read by the builder itself, the same as `parse`.
+#[test]
+fn anchors_of_many_documents_stay_in_their_own() {
+    let mut tally = Tally::default();
+    for text in [
+        "--- &a {x: 1}\n--- {y: *a}\n".to_owned(),
+        "--- &a [1]\n--- &a [2]\n--- {y: *a}\n".to_owned(),
+        "--- &a 1\n---\nb: &b 2\nc: *b\n".to_owned(),
+        (0..2000)
+            .map(|i| format!("--- &a x{i}\n--- *a\n"))
+            .collect(),
+    ] {
+        check(&text, &Limits::default(), &mut tally);
+    }
+    assert!(
+        build(
+            &(0..2000)
+                .map(|i| format!("--- &a{i} [{i}]\n"))
+                .collect::<String>(),
+            &Limits::default()
+        )
+        .is_some()
+    );
+}
+
 #[test]
 fn the_builder_takes_the_common_constructs_itself() {
     for text in [
