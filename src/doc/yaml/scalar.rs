@@ -128,6 +128,11 @@ fn resolve_plain(value: &str) -> Option<Scalar> {
         return Some(Scalar::Bool(b));
     }
     let t = trim(value);
+    // Most plain scalars of a config are words: no number starts with anything else (and
+    // `inf`/`nan` without the YAML dot stay strings), so they skip the number readers.
+    if !matches!(t.as_bytes().first(), Some(b'0'..=b'9' | b'+' | b'-' | b'.')) {
+        return Some(Scalar::Str);
+    }
     let unsigned_part = t.strip_prefix(['+', '-']).unwrap_or(t);
     let uppercase_radix = matches!(unsigned_part.as_bytes(), [b'0', b'X' | b'O' | b'B', ..]);
     if uppercase_radix || is_signed_nan(t) || leading_zero_decimal(t) || t.contains('_') {
