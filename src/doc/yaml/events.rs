@@ -9,6 +9,8 @@ use granit_parser::{Event, Marker, Parser, ScalarStyle, ScanError, Span as RawSp
 use crate::doc::Pos;
 use crate::doc::span::LineIndex;
 
+use super::scalar;
+
 /// One parser event with its span, as granit-parser yields them.
 pub(super) type Raw<'a> = Result<(Event<'a>, RawSpan), ScanError>;
 
@@ -49,12 +51,14 @@ pub(super) fn is_merge_key(value: &str, style: ScalarStyle, tag: Option<&Cow<'_,
         }
 }
 
-/// A scalar key as serde-saphyr compares keys for duplicates: plain integers by value (`0x0B`,
-/// `11` and `1_1` are one key), other scalars by their text, null or not (an omitted key and a
-/// plain `~` are one null key, `'~'` is another; `true` and `'true'` are one key).
+/// A scalar key as serde-saphyr compares keys for duplicates: plain integers by value (`0x0B`
+/// and `11` are one key; see [`scalar::integer_identity`]), other scalars by their text, null
+/// or not (an omitted key and a plain `~` are one null key, `'~'` is another; `true` and
+/// `'true'` are one key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum KeyIdentity {
-    Integer(i128),
+    /// Negative or not, and the magnitude.
+    Integer(bool, u128),
     Scalar(ScalarKind, String),
 }
 
@@ -65,41 +69,16 @@ pub(super) enum ScalarKind {
 }
 
 pub(super) fn key_identity(value: &str, style: ScalarStyle) -> KeyIdentity {
-    if let Some(i) = integer_key(value, style) {
-        return KeyIdentity::Integer(i);
+    let plain = style == ScalarStyle::Plain;
+    if plain && let Some((negative, magnitude)) = scalar::integer_identity(value) {
+        return KeyIdentity::Integer(negative, magnitude);
     }
-    let kind = match (style, value) {
-        (ScalarStyle::Plain, "" | "~" | "null" | "Null" | "NULL") => ScalarKind::Null,
-        _ => ScalarKind::Other,
+    let kind = if plain && scalar::is_nullish(value) {
+        ScalarKind::Null
+    } else {
+        ScalarKind::Other
     };
     KeyIdentity::Scalar(kind, value.to_owned())
-}
-
-/// The value of a plain scalar that reads as an integer, if it does.
-fn integer_key(value: &str, style: ScalarStyle) -> Option<i128> {
-    if style != ScalarStyle::Plain {
-        return None;
-    }
-    let (negative, rest) = match value.as_bytes().first()? {
-        b'-' => (true, &value[1..]),
-        b'+' => (false, &value[1..]),
-        _ => (false, value),
-    };
-    let (radix, digits) = if let Some(d) = rest.strip_prefix("0x") {
-        (16, d)
-    } else if let Some(d) = rest.strip_prefix("0o") {
-        (8, d)
-    } else if let Some(d) = rest.strip_prefix("0b") {
-        (2, d)
-    } else {
-        (10, rest)
-    };
-    if digits.is_empty() || digits.starts_with('_') {
-        return None;
-    }
-    let digits = digits.replace('_', "");
-    let magnitude = i128::from_str_radix(&digits, radix).ok()?;
-    Some(if negative { -magnitude } else { magnitude })
 }
 
 /// The extent of a block scalar (`|` or `>`): from its header indicator to the end of its last
@@ -239,13 +218,23 @@ mod tests {
     #[test]
     fn integer_keys_compare_by_value() {
         use ScalarStyle::*;
-        assert_eq!(integer_key("0xB", Plain), Some(11));
-        assert_eq!(integer_key("1_1", Plain), Some(11));
-        assert_eq!(integer_key("-0o17", Plain), Some(-15));
-        assert_eq!(integer_key("11", DoubleQuoted), None);
-        assert_eq!(integer_key("1.5", Plain), None);
-        assert_eq!(integer_key("-", Plain), None);
-        assert_eq!(integer_key("", Plain), None);
+        let int = |negative, magnitude| KeyIdentity::Integer(negative, magnitude);
+        let text = |kind, t: &str| KeyIdentity::Scalar(kind, t.to_owned());
+        assert_eq!(key_identity("0xB", Plain), int(false, 11));
+        assert_eq!(key_identity("0X0B", Plain), int(false, 11));
+        assert_eq!(key_identity("11", Plain), int(false, 11));
+        assert_eq!(key_identity("-0o17", Plain), int(true, 15));
+        assert_eq!(
+            key_identity("11", DoubleQuoted),
+            text(ScalarKind::Other, "11")
+        );
+        assert_eq!(key_identity("1.5", Plain), text(ScalarKind::Other, "1.5"));
+        assert_eq!(key_identity("-", Plain), text(ScalarKind::Other, "-"));
+        assert_eq!(key_identity("", Plain), text(ScalarKind::Null, ""));
+        assert_eq!(
+            key_identity("~", SingleQuoted),
+            text(ScalarKind::Other, "~")
+        );
     }
 
     #[test]

@@ -201,7 +201,7 @@ pub(super) fn documents(text: &str, max_depth: usize) -> Documents {
             Event::Scalar(value, style, _, tag) if expect_root => {
                 let plain_null = tag.is_none()
                     && style == ScalarStyle::Plain
-                    && matches!(value.as_ref(), "" | "~" | "null" | "Null" | "NULL");
+                    && super::scalar::is_nullish(&value);
                 let tagged_null = tag.is_some_and(|t| t.is_yaml_core_schema_tag("null"));
                 docs.null_root.push(plain_null || tagged_null);
                 expect_root = false;

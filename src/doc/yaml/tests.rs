@@ -230,6 +230,11 @@ fn duplicate_keys_name_both_places() {
             Span::new(1, 1, 1, 5),
         ),
         (
+            "0X0B: 1\n11: 2\n",
+            Span::new(2, 1, 2, 3),
+            Span::new(1, 1, 1, 5),
+        ),
+        (
             "- name: a\n  'é': 1\n  \"é\": 2\n",
             Span::new(3, 3, 3, 6),
             Span::new(2, 3, 2, 6),
