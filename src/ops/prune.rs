@@ -66,7 +66,7 @@ pub fn prune(ws: &Workspace, req: &PruneRequest, sink: &mut dyn Sink) -> Result<
     // Pass 1 numbers the files; passes 2 and 3 must meet the same records, in the same order.
     let mut files: HashMap<PathBuf, u32> = HashMap::new();
     let mut survey = retention::Survey::new(&policy, now);
-    index.scan(|_, r| {
+    index.scan(|r| {
         let next = files.len() as u32;
         let file = match files.get(&r.path) {
             Some(&f) => f,
@@ -77,7 +77,7 @@ pub fn prune(ws: &Workspace, req: &PruneRequest, sink: &mut dyn Sink) -> Result<
     })?;
     let total = survey.count();
     let mut weighing = survey.finish();
-    index.scan(|_, r| {
+    index.scan(|r| {
         if weighing.count() == total {
             return Err(index.changed());
         }
@@ -91,7 +91,7 @@ pub fn prune(ws: &Workspace, req: &PruneRequest, sink: &mut dyn Sink) -> Result<
     // Pass 3: each decision as it is read, in index order; what stays of it is one bit.
     let mut dropped = Marks::new(total as usize);
     let mut k = 0u32;
-    index.scan(|_, r| {
+    index.scan(|r| {
         if k == total {
             return Err(index.changed());
         }
@@ -116,7 +116,16 @@ pub fn prune(ws: &Workspace, req: &PruneRequest, sink: &mut dyn Sink) -> Result<
         store.plan_removal(&index, &dropped)?
     } else {
         let removal = store.remove_backups(&index, &dropped)?;
-        audit_removed(&store, &index, &dropped, sink)?;
+        if removal.records > 0 && store.audit_enabled() {
+            // The prune is done: a failure to read the records back for the log is a warning,
+            // as any failure to append is, never the prune's failure.
+            if let Err(e) = audit_removed(&store, &index, &dropped, sink) {
+                sink.event(Event::Diagnostic(store.audit_warning(
+                    format!("cannot record the prune in the audit log: {e}"),
+                    "the prune itself is complete, but it is not recorded in the audit log",
+                )));
+            }
+        }
         removal
     };
     let dropped_count = dropped.count();
@@ -182,7 +191,7 @@ fn audit_removed(
         chunk.clear();
     };
     let mut k = 0;
-    index.scan(|_, r| {
+    index.scan(|r| {
         if dropped.contains(k) {
             chunk.push(AuditEntry {
                 op: "prune".into(),

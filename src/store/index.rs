@@ -4,8 +4,7 @@
 //! A torn last line (a crash mid-append) is skipped; a line that does not parse anywhere else
 //! is an error ([`StoreError::Damaged`]); blank lines are skipped. [`BackupIndex`] is the index
 //! as it was when opened: it reads from the open file, so a prune that has replaced
-//! `backups.jsonl` can still read the records it removed, and it can read one record again at
-//! its [`Place`]. [`Marks`] holds one bit per record, by its order in the index.
+//! `backups.jsonl` can still read the records it removed. [`Marks`] holds one bit per record, by its order in the index.
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -16,10 +15,6 @@ use std::path::{Path, PathBuf};
 use super::audit::MAX_LINE;
 use super::error::{IoContext, Result, StoreError};
 use super::objects::BackupRecord;
-
-/// Where a record's line starts in the index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Place(u64);
 
 /// The backup index as it was when opened (see the module docs).
 #[derive(Debug)]
@@ -51,55 +46,24 @@ impl BackupIndex {
         &self.path
     }
 
-    /// Visits every record, oldest first, with its place. Stops at the first error.
+    /// Visits every record, oldest first. Stops at the first error.
     pub fn scan<E: From<StoreError>>(
         &self,
-        mut visit: impl FnMut(Place, BackupRecord) -> std::result::Result<(), E>,
+        mut visit: impl FnMut(BackupRecord) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
-        self.lines(|place, _, record| visit(place, record))
+        self.lines(|_, record| visit(record))
     }
 
     /// Visits every record with its line (without the newline and JSON whitespace around it),
     /// oldest first.
     pub(crate) fn lines<E: From<StoreError>>(
         &self,
-        visit: impl FnMut(Place, &str, BackupRecord) -> std::result::Result<(), E>,
+        visit: impl FnMut(&str, BackupRecord) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
         match &self.file {
             Some((f, _)) => each_record(f, &self.path, visit),
             None => Ok(()),
         }
-    }
-
-    /// The record at `place` (a place [`BackupIndex::scan`] gave).
-    pub fn read(&self, place: Place) -> Result<BackupRecord> {
-        let Some((f, _)) = &self.file else {
-            return Err(self.damaged(format!("no record at byte {}", place.0)));
-        };
-        let mut line = Vec::new();
-        let mut chunk = [0u8; 512];
-        let mut at = place.0;
-        loop {
-            let n = match f.read_at(&mut chunk, at) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e).ctx("read", &self.path),
-            };
-            let got = &chunk[..n];
-            match got.iter().position(|&b| b == b'\n') {
-                Some(i) => {
-                    line.extend_from_slice(&got[..i]);
-                    break;
-                }
-                None => line.extend_from_slice(got),
-            }
-            if n == 0 {
-                break;
-            }
-            at += n as u64;
-        }
-        serde_json::from_str(&String::from_utf8_lossy(&line))
-            .map_err(|e| self.damaged(format!("the record at byte {}: {e}", place.0)))
     }
 
     /// Whether `backups.jsonl` is still the file this was opened on, unchanged in length.
@@ -197,7 +161,7 @@ impl Marks {
 /// Reads the index at `path`, oldest first (see the module docs for what is skipped).
 pub(crate) fn read_index(path: &Path) -> Result<Vec<BackupRecord>> {
     let mut out = Vec::new();
-    BackupIndex::open(path)?.scan(|_, r| {
+    BackupIndex::open(path)?.scan(|r| {
         out.push(r);
         Ok::<_, StoreError>(())
     })?;
@@ -229,11 +193,11 @@ impl Read for ReadAt<'_> {
 fn each_record<E: From<StoreError>>(
     f: &File,
     path: &Path,
-    mut visit: impl FnMut(Place, &str, BackupRecord) -> std::result::Result<(), E>,
+    mut visit: impl FnMut(&str, BackupRecord) -> std::result::Result<(), E>,
 ) -> std::result::Result<(), E> {
     let mut reader = BufReader::with_capacity(64 * 1024, reader(f));
     let mut buf = Vec::new();
-    let (mut offset, mut number) = (0u64, 0usize);
+    let mut number = 0usize;
     let mut unparsed: Option<(usize, serde_json::Error)> = None;
     loop {
         buf.clear();
@@ -260,15 +224,13 @@ fn each_record<E: From<StoreError>>(
             .into());
         }
         number += 1;
-        let place = Place(offset);
-        offset += n as u64;
         let bytes = buf.strip_suffix(b"\n").unwrap_or(&buf);
         let text: Cow<'_, str> = String::from_utf8_lossy(bytes);
         if text.trim().is_empty() {
             continue;
         }
         match serde_json::from_str(&text) {
-            Ok(record) => visit(place, text.trim_matches([' ', '\t', '\r']), record)?,
+            Ok(record) => visit(text.trim_matches([' ', '\t', '\r']), record)?,
             Err(e) => unparsed = Some((number, e)),
         }
     }

@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 pub use atomic::{Durability, LinkPolicy, WriteOptions, Written, remove_file, write_file};
 pub use error::{Result, StoreError};
 pub use hash::{ParseDigestError, Sha256Digest};
-pub use index::{BackupIndex, Marks, Place};
+pub use index::{BackupIndex, Marks};
 pub use lock::{LockMode, StoreLock};
 pub use manifest::{FileState, Inputs, Manifest};
 pub use objects::BackupRecord;
@@ -428,7 +428,13 @@ impl Store {
         }
     }
 
-    fn audit_warning(&self, message: String, note: impl Into<String>) -> Diagnostic {
+    /// Whether changes are recorded in the audit log.
+    pub fn audit_enabled(&self) -> bool {
+        self.audit.enabled
+    }
+
+    /// A warning about the audit log, for a change that is complete but not recorded.
+    pub(crate) fn audit_warning(&self, message: String, note: impl Into<String>) -> Diagnostic {
         let mut d =
             Diagnostic::error(Code::Audit, self.state_file(audit::LOG), message).with_note(note);
         d.severity = Severity::Warning;

@@ -375,7 +375,7 @@ impl Store {
 fn needed(index: &BackupIndex, dropped: &Marks) -> Result<HashSet<Sha256Digest>> {
     let mut needed = HashSet::new();
     let mut k = 0;
-    index.lines(|_, _, r| {
+    index.lines(|_, r| {
         if k >= dropped.len() {
             return Err(index.changed());
         }
@@ -400,7 +400,7 @@ fn copy(
     gone: &mut dyn FnMut(Sha256Digest, u64) -> Result<()>,
 ) -> Result<()> {
     let mut k = 0;
-    index.lines(|_, line, r| {
+    index.lines(|line, r| {
         if k >= dropped.len() {
             return Err(index.changed());
         }
