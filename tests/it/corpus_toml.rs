@@ -19,6 +19,9 @@ const KNOWN: &str = concat!(
 
 #[test]
 fn toml_test_suite_for_toml_1_0() {
+    if crate::support::skip_without_corpus("toml-test") {
+        return;
+    }
     let suite = Path::new(SUITE).join("tests");
     let list = fs::read_to_string(suite.join("files-toml-1.0.0")).expect("toml-test file list");
     let known = known_failures();

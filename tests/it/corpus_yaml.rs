@@ -135,6 +135,9 @@ fn check(dir: &Path) -> Option<String> {
 
 #[test]
 fn yaml_test_suite() {
+    if crate::support::skip_without_corpus("yaml-test-suite") {
+        return;
+    }
     let known = known();
     let mut passed = 0;
     let mut known_failed: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -176,6 +179,9 @@ fn yaml_test_suite() {
 /// is run on every text here: a partial index is fine, a panic is not.
 #[test]
 fn no_yaml_input_panics() {
+    if crate::support::skip_without_corpus("yaml-test-suite") {
+        return;
+    }
     let mut panics = Vec::new();
     let mut try_text = |label: String, bytes: &[u8]| {
         let outcome = catch_unwind(AssertUnwindSafe(|| {

@@ -25,3 +25,4 @@ mod snapshots;
 mod store;
 mod support;
 mod validate;
+mod yaml_builder;

@@ -185,3 +185,25 @@ pub fn snapshots<R>(f: impl FnOnce() -> R) -> R {
     s.set_prepend_module_to_snapshot(false);
     s.bind(f)
 }
+
+/// The external corpora (`../shared/corpora`), which only CI and development sessions have.
+pub const CORPORA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpora");
+
+/// Whether a test that reads `../shared/corpora/REL` must skip: true, after saying so on the
+/// real stderr (the test harness does not capture it), when the corpus is absent and this is
+/// not CI. Under `CI` an absent corpus fails the test: CI always has it.
+pub fn skip_without_corpus(rel: &str) -> bool {
+    if Path::new(CORPORA).join(rel).exists() {
+        return false;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "../shared/corpora/{rel} is missing, and CI must run every corpus test"
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED: ../shared/corpora/{rel} is not here (a plain clone has no ../shared); \
+         this corpus test runs in CI"
+    );
+    true
+}

@@ -59,7 +59,7 @@ use super::{Limits, Problem};
 use crate::diagnostic::Code;
 
 pub(crate) use index::index;
-pub(crate) use tape::parse_tapes;
+pub(crate) use tape::{build as build_tapes, parse_tapes};
 
 /// The byte ranges of the anchored nodes (`&a ...`) of `text`, when it may have aliases (else
 /// none: an anchor that nothing repeats is an ordinary node). For edits, which must not change

@@ -28,7 +28,7 @@ pub(crate) fn parse_tapes<'t>(text: &'t str, limits: &Limits) -> Result<Vec<Tape
 }
 
 /// The tapes of `text`, or `None` where the builder leaves the text to serde-saphyr.
-pub(super) fn build<'t>(text: &'t str, limits: &Limits) -> Option<Vec<Tape<'t>>> {
+pub(crate) fn build<'t>(text: &'t str, limits: &Limits) -> Option<Vec<Tape<'t>>> {
     let mut b = Builder::new(text, limits);
     for raw in events::events(text, limits.max_depth) {
         let (event, span) = raw.ok()?;

@@ -1,10 +1,7 @@
 //! The tape builder against serde-saphyr: wherever the builder gives tapes, they hold exactly
 //! the documents `parse` gives (key order and number types included), and wherever `parse`
-//! refuses, the builder gives up. Over the yaml-test-suite (whole texts, line-cut prefixes,
-//! tight limits), every text of `tests.rs`, and generated texts.
-
-use std::fs;
-use std::path::{Path, PathBuf};
+//! refuses, the builder gives up. Over every text of `tests.rs` and generated texts; the same
+//! over the yaml-test-suite is `tests/it/yaml_builder.rs` (unit tests never read `../shared`).
 
 use proptest::prelude::*;
 use serde_json::Value;
@@ -57,64 +54,6 @@ fn check(text: &str, limits: &Limits, tally: &mut Tally) {
     if let Err(e) = differ(text, limits, tally) {
         panic!("{e}");
     }
-}
-
-const SUITE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/corpora/yaml-test-suite"
-);
-
-/// Every `in.yaml` of the suite, sub-cases included.
-fn suite_texts() -> Vec<(PathBuf, String)> {
-    fn walk(dir: &Path, out: &mut Vec<(PathBuf, String)>) {
-        let mut entries: Vec<PathBuf> = fs::read_dir(dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .map(|e| e.unwrap().path())
-            .collect();
-        entries.sort();
-        for path in entries {
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.file_name().is_some_and(|n| n == "in.yaml")
-                && let Ok(text) = fs::read_to_string(&path)
-            {
-                out.push((path, text));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(Path::new(SUITE), &mut out);
-    assert!(out.len() > 300, "the suite is there: {} texts", out.len());
-    out
-}
-
-#[test]
-fn the_builder_agrees_with_parse_over_the_yaml_test_suite() {
-    let mut whole = Tally::default();
-    let mut cut = Tally::default();
-    for (_, text) in suite_texts() {
-        check(&text, &Limits::default(), &mut whole);
-        // Every prefix that ends a line: unterminated structures, dangling aliases.
-        for (i, _) in text.match_indices('\n') {
-            check(&text[..i], &Limits::default(), &mut cut);
-        }
-    }
-    eprintln!("yaml-test-suite, whole texts: {whole:?}; line-cut prefixes: {cut:?}");
-    assert!(
-        whole.compared > 150,
-        "the builder takes the common cases itself: {whole:?}"
-    );
-}
-
-#[test]
-fn the_builder_refuses_where_tight_limits_refuse() {
-    let mut tally = Tally::default();
-    for (_, text) in suite_texts() {
-        for limits in tight_limits() {
-            check(&text, &limits, &mut tally);
-        }
-    }
-    eprintln!("yaml-test-suite under tight limits: {tally:?}");
 }
 
 fn tight_limits() -> Vec<Limits> {
