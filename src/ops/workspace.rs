@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Error;
 use super::retention::BackupsConfig;
+use super::units::{DURATION_PATTERN, SIZE_PATTERN};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::doc::{self, Format, Limits, schema};
 use crate::store::{AuditOptions, Durability, StoreOptions, Tool};
@@ -172,11 +173,6 @@ pub struct RotateEntry {
     #[serde(default)]
     pub compress: Compress,
 }
-
-/// A duration as `humantime` reads it: numbers with units, `14d`, `1h 30m`.
-pub(crate) const DURATION_PATTERN: &str = r"^\s*([0-9]+\s*[a-zA-Z]+\s*)+$";
-/// A size in bytes, with an optional decimal or binary unit.
-pub(crate) const SIZE_PATTERN: &str = r"^\s*[0-9]+\s*(B|[kKMGT]B|[KMGT]iB|[kKMGT])?\s*$";
 
 /// `[[rotate]] naming`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]

@@ -11,7 +11,7 @@ use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::ops::{Compress, Naming, RotateEntry};
+use crate::ops::{Compress, Naming, RotateEntry, units};
 use crate::store::RotatedFile;
 
 /// A `[[rotate]]` entry with its durations and sizes read.
@@ -33,8 +33,8 @@ impl Policy {
         let duration = |key: &str, v: &Option<String>| {
             v.as_deref()
                 .map(|s| {
-                    humantime::parse_duration(s.trim())
-                        .map_err(|err| format!("[[rotate]] `{}`: {key} `{s}`: {err}", e.name))
+                    units::parse_duration(s)
+                        .map_err(|err| format!("[[rotate]] `{}`: {key}: {err}", e.name))
                 })
                 .transpose()
         };
@@ -42,12 +42,8 @@ impl Policy {
             .max_size
             .as_deref()
             .map(|s| {
-                parse_size(s).ok_or_else(|| {
-                    format!(
-                        "[[rotate]] `{}`: max-size `{s}` is not a size (`10MiB`, `500kB`, `4096`)",
-                        e.name
-                    )
-                })
+                units::parse_size(s)
+                    .map_err(|err| format!("[[rotate]] `{}`: max-size: {err}", e.name))
             })
             .transpose()?;
         Ok(Policy {
@@ -62,28 +58,6 @@ impl Policy {
             compress: e.compress,
         })
     }
-}
-
-/// `10MiB`, `500kB`, `4096`: decimal (`kB`, `MB`, ...; `k`, `M`, ... too) or binary (`KiB`,
-/// `MiB`, ...) units.
-pub(crate) fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let n: u64 = s[..digits].parse().ok()?;
-    let unit = s[digits..].trim();
-    let mul: u64 = match unit {
-        "" | "B" => 1,
-        "k" | "K" | "kB" | "KB" => 1_000,
-        "M" | "MB" => 1_000_000,
-        "G" | "GB" => 1_000_000_000,
-        "T" | "TB" => 1_000_000_000_000,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        "TiB" => 1 << 40,
-        _ => return None,
-    };
-    n.checked_mul(mul)
 }
 
 /// A live artifact as it was seen.
