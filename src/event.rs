@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::diagnostic::Diagnostic;
-use crate::store::Sha256Digest;
+use crate::digest::Sha256Digest;
 
 /// Something that happened, in the order it happened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

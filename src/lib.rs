@@ -46,6 +46,7 @@
 
 pub mod build;
 pub mod diagnostic;
+pub mod digest;
 pub mod doc;
 pub mod event;
 pub mod exit;

@@ -27,8 +27,8 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Component, Path, PathBuf};
 
 use super::error::{IoContext, Result, StoreError};
-use super::hash::Sha256Digest;
 use super::sys::{self, Meta};
+use crate::digest::Sha256Digest;
 
 /// How hard a write works to survive power loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]

@@ -47,9 +47,9 @@ pub use record::{Actor, AuditEntry, AuditOptions, AuditOutcome, AuditRecord, Too
 
 use super::atomic::{self, NewMeta};
 use super::error::{IoContext, Result, StoreError};
-use super::hash::Sha256Digest;
 use super::manifest::FileState;
 use super::sys;
+use crate::digest::Sha256Digest;
 
 /// The log's file name in the state directory.
 pub const LOG: &str = "audit.jsonl";

@@ -3,7 +3,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use super::hash::Sha256Digest;
+use crate::digest::Sha256Digest;
 
 /// A failure of the durable store. Findings about user data are not errors; these are.
 #[derive(Debug, thiserror::Error)]

@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::error::{IoContext, Result, StoreError};
-use super::hash::Sha256Digest;
+use crate::digest::Sha256Digest;
 
 /// The recorded state of one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

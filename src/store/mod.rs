@@ -12,7 +12,6 @@
 mod atomic;
 pub mod audit;
 mod error;
-mod hash;
 mod index;
 mod journal;
 mod lock;
@@ -31,9 +30,9 @@ use std::io;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
+pub use crate::digest::{ParseDigestError, Sha256Digest};
 pub use atomic::{Durability, LinkPolicy, WriteOptions, Written, remove_file, write_file};
 pub use error::{Result, StoreError};
-pub use hash::{ParseDigestError, Sha256Digest};
 pub use index::{BackupIndex, Marks};
 pub use lock::{LockMode, StoreLock};
 pub use manifest::{FileState, Inputs, Manifest};

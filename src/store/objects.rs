@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use super::error::{IoContext, Result, StoreError};
-use super::hash::Sha256Digest;
 use super::sys;
+use crate::digest::Sha256Digest;
 
 /// One kept version of one file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -42,10 +42,10 @@ use serde::de;
 
 use super::atomic::{self, NewMeta};
 use super::error::{IoContext, Result, StoreError};
-use super::hash::Sha256Digest;
 use super::index::{self, BackupIndex, Marks};
 use super::lock::LockMode;
 use super::{Store, error_chain, sys};
+use crate::digest::Sha256Digest;
 
 const PENDING: &str = "prune-pending.json";
 const INDEX: &str = "backups.jsonl";

@@ -32,7 +32,7 @@ use std::fmt;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::hash::Sha256Digest;
+use crate::digest::Sha256Digest;
 
 #[cfg(test)]
 mod oracle;

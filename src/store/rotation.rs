@@ -27,8 +27,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::error::{IoContext, Result, StoreError};
-use super::hash::Sha256Digest;
 use super::sys;
+use crate::digest::Sha256Digest;
 
 /// One rotated file the tool created.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

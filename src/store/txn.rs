@@ -35,11 +35,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::Store;
 use super::atomic::{self, NewMeta, Target};
 use super::error::{IoContext, Result, StoreError};
-use super::hash::Sha256Digest;
 use super::journal::{Entry, Intent, Journal};
 use super::manifest::{FileState, Inputs};
 use super::objects::{self, BackupRecord, Objects};
 use super::sys;
+use crate::digest::Sha256Digest;
 
 /// A set of file changes that happen together or not at all.
 ///

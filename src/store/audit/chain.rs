@@ -10,8 +10,8 @@ use sha2::{Digest as _, Sha256};
 
 use super::record::DOMAIN;
 use super::{AuditRecord, HEAD, LOG, MAX_LINE, read_at, read_head};
+use crate::digest::Sha256Digest;
 use crate::store::error::{IoContext, Result};
-use crate::store::hash::Sha256Digest;
 use crate::store::manifest::FileState;
 
 /// `audit.head`: the last record and the log's length when it was appended.

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use super::chain::Link;
-use crate::store::hash::Sha256Digest;
+use crate::digest::Sha256Digest;
 use crate::store::manifest::FileState;
 
 /// What every record's hash starts with, so a hash of this log is never a hash of anything else.

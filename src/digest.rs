@@ -1,4 +1,4 @@
-//! Streaming SHA-256 in constant memory.
+//! SHA-256 digests, streamed in constant memory: a leaf every layer shares (events, store, ops).
 //!
 //! Files are read in fixed 256 KiB chunks, so hashing a file of any size uses the same small
 //! buffer. `sha2` picks the CPU's SHA extensions at run time where they exist.
