@@ -9,7 +9,6 @@
 //! them meanwhile, so what is written always matches the sources at commit time.
 
 use std::collections::HashSet;
-use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -147,7 +146,7 @@ pub(crate) fn has_invalid_source(
 
 /// The current bytes of a file (`None`: it does not exist).
 pub(crate) fn current(path: &std::path::Path) -> Result<Option<Vec<u8>>, Error> {
-    match fs::read(path) {
+    match crate::store::read_input(path, u64::MAX) {
         Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io("read", path, e)),

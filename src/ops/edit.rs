@@ -8,7 +8,6 @@
 //! under the store's lock, so a change made meanwhile by another writer is never lost.
 
 use std::collections::HashSet;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -127,7 +126,8 @@ impl Target {
     }
 
     fn read(&self) -> Result<Vec<u8>, Error> {
-        fs::read(&self.abs).map_err(|e| Error::io("read", &self.abs, e))
+        crate::store::read_input(&self.abs, crate::doc::Limits::default().max_bytes as u64)
+            .map_err(|e| Error::io("read", &self.abs, e))
     }
 
     fn run(

@@ -5,7 +5,6 @@
 //! output. Invariant: nothing here writes; a render either yields the output's bytes or reports
 //! why it cannot.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -123,7 +122,8 @@ pub(crate) fn load(
             ok = false;
             continue;
         };
-        let bytes = fs::read(path).map_err(|e| Error::io("read", path, e))?;
+        let bytes = crate::store::read_input(path, Limits::default().max_bytes as u64)
+            .map_err(|e| Error::io("read", path, e))?;
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let sha256 = Sha256Digest::of(&bytes);
         let value = match doc::parse(format, &bytes, &Limits::default()) {
@@ -230,7 +230,8 @@ pub(crate) fn render(
                 return Ok(None);
             }
         };
-        let bytes = fs::read(schema_path).map_err(|e| Error::io("read", schema_path, e))?;
+        let bytes = crate::store::read_input(schema_path, Limits::default().max_bytes as u64)
+            .map_err(|e| Error::io("read", schema_path, e))?;
         schema_digest = Some(Sha256Digest::of(&bytes));
         if !schema.is_valid(&value) {
             // Only now is the provenance worth its cost: it places each error at its source.

@@ -81,8 +81,8 @@ impl FileSource {
 impl SchemaSource for FileSource {
     fn fetch(&self, uri: &str) -> Result<Value, String> {
         let path = self.local_path(uri)?;
-        let bytes =
-            fs::read(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        let bytes = crate::store::read_input(&path, Limits::default().max_bytes as u64)
+            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
         self.read
             .lock()
             .unwrap_or_else(|p| p.into_inner())

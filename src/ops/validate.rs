@@ -5,7 +5,6 @@
 //! own `$schema` (JSON, YAML) or `#:schema` comment (TOML). Files are parsed and validated in
 //! parallel; each schema is compiled once. Span indexes are built only for files with findings.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -262,7 +261,7 @@ fn check_file(
             "unknown format: expected a .json, .yaml, .yml or .toml file",
         )];
     };
-    let bytes = match fs::read(&job.path) {
+    let bytes = match crate::store::read_input(&job.path, limits.max_bytes as u64) {
         Ok(b) => b,
         Err(e) => {
             return vec![Diagnostic::error(

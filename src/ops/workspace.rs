@@ -290,7 +290,7 @@ impl Workspace {
                 }
                 dir
             }
-            None => find_root(cwd),
+            None => find_root(cwd)?,
         };
         let root = fs::canonicalize(&root).map_err(|e| Error::io("resolve", &root, e))?;
         let (mut config, config_source) = match config {
@@ -392,18 +392,31 @@ fn normalize(p: &Path) -> PathBuf {
     out
 }
 
-fn find_root(cwd: &Path) -> PathBuf {
+/// The workspace root above `cwd`. A `Cargo.toml` that cannot be read (other than not being
+/// there) is an error naming it, never taken for "no manifest here".
+fn find_root(cwd: &Path) -> Result<PathBuf, Error> {
     let mut nearest_manifest = None;
     let mut nearest_config = None;
     for dir in cwd.ancestors() {
         let manifest = dir.join("Cargo.toml");
-        if manifest.is_file() {
-            if fs::read_to_string(&manifest)
-                .ok()
-                .and_then(|t| t.parse::<toml::Table>().ok())
-                .is_some_and(|t| t.contains_key("workspace"))
+        let text = match fs::read_to_string(&manifest) {
+            Ok(t) => Some(t),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::IsADirectory
+                ) || e.raw_os_error() == Some(20) /* ENOTDIR */ =>
             {
-                return dir.to_owned();
+                None
+            }
+            Err(e) => return Err(Error::io("read", &manifest, e)),
+        };
+        if let Some(text) = text {
+            if text
+                .parse::<toml::Table>()
+                .is_ok_and(|t| t.contains_key("workspace"))
+            {
+                return Ok(dir.to_owned());
             }
             nearest_manifest.get_or_insert_with(|| dir.to_owned());
         }
@@ -413,9 +426,9 @@ fn find_root(cwd: &Path) -> PathBuf {
             nearest_config = Some(dir.to_owned());
         }
     }
-    nearest_manifest
+    Ok(nearest_manifest
         .or(nearest_config)
-        .unwrap_or_else(|| cwd.to_owned())
+        .unwrap_or_else(|| cwd.to_owned()))
 }
 
 fn load_default_config(root: &Path) -> Result<(Config, Option<PathBuf>), Error> {
@@ -459,7 +472,8 @@ fn load_default_config(root: &Path) -> Result<(Config, Option<PathBuf>), Error> 
 }
 
 fn load_config_file(path: &Path, root: &Path) -> Result<Config, Error> {
-    let bytes = fs::read(path).map_err(|e| Error::io("read the config", path, e))?;
+    let bytes = crate::store::read_input(path, crate::doc::Limits::default().max_bytes as u64)
+        .map_err(|e| Error::io("read the config", path, e))?;
     let value = check_config(path, root, &bytes)?;
     // The schema check has found anything a user gets wrong, located; this cannot fail but for
     // a rule the schema does not state.
@@ -650,7 +664,7 @@ mod tests {
         .unwrap();
         fs::create_dir_all(t.path().join("a/src")).unwrap();
         fs::write(t.path().join("a/Cargo.toml"), "[package]\nname = 'a'\n").unwrap();
-        assert_eq!(find_root(&t.path().join("a/src")), t.path());
+        assert_eq!(find_root(&t.path().join("a/src")).unwrap(), t.path());
     }
 
     #[test]

@@ -211,7 +211,7 @@ impl Log<'_> {
     fn start(&self) -> Result<Start> {
         let head = read_head(self.state)?;
         let path = self.path();
-        let file = match File::open(&path) {
+        let file = match crate::store::trust::open_read(&path) {
             Ok(f) => Some(f),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(e).ctx("open", path),
@@ -279,6 +279,7 @@ impl Log<'_> {
         let path = self.path();
         OpenOptions::new()
             .append(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .read(true)
             .open(&path)
             .ctx("open", path)
@@ -315,7 +316,7 @@ impl Log<'_> {
     #[allow(clippy::type_complexity)]
     fn set_aside(&self) -> Result<(String, Option<FileState>, Option<Link>)> {
         let path = self.path();
-        let file = match File::open(&path) {
+        let file = match crate::store::trust::open_read(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 // Nothing to set aside; link to what the head remembers, if it can be read.
@@ -387,6 +388,7 @@ impl Log<'_> {
         // Not `create_new`: an empty log (a crash right after creating it) is started again.
         let mut file = OpenOptions::new()
             .append(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .read(true)
             .create(true)
             .mode(0o600)
@@ -458,7 +460,7 @@ impl Log<'_> {
 /// failure is the outer error.
 pub(crate) fn read_head(state: &Path) -> Result<std::result::Result<Option<Head>, String>> {
     let path = state.join(HEAD);
-    let bytes = match fs::read(&path) {
+    let bytes = match crate::store::trust::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Ok(None)),
         Err(e) => return Err(e).ctx("read", path),
@@ -482,7 +484,7 @@ pub enum ObjectCheck {
 /// Hashes `objects/<d>`, streaming.
 pub(crate) fn check_object(objects: &Path, d: &Sha256Digest) -> Result<ObjectCheck> {
     let path = objects.join(d.to_string());
-    let f = match File::open(&path) {
+    let f = match crate::store::trust::open_read(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(ObjectCheck::Missing),
         Err(e) => return Err(e).ctx("open", path),

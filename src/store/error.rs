@@ -107,6 +107,22 @@ pub enum StoreError {
         /// What it hashes to now ("missing" if absent).
         actual: String,
     },
+    /// A state file names something the store would never write there: a path outside the
+    /// workspace, a link, a temp of another shape, or a state directory that is not ours. The
+    /// repository is input; nothing it names is touched.
+    #[error("`{}` cannot be trusted: {detail}", file.display())]
+    Untrusted {
+        /// The state file (or directory) concerned.
+        file: PathBuf,
+        /// What is wrong, and what to do.
+        detail: String,
+    },
+    /// A file name that is not UTF-8: the journal and the manifest record paths as UTF-8.
+    #[error("`{}`: the file name is not valid UTF-8; cargo atomic records paths as UTF-8 and cannot manage this file (rename it)", path.display())]
+    NotUtf8 {
+        /// The path, lossily shown.
+        path: PathBuf,
+    },
     /// The same path twice in one transaction.
     #[error("`{}` is written twice in one transaction", path.display())]
     Duplicate {

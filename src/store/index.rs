@@ -27,7 +27,7 @@ pub struct BackupIndex {
 impl BackupIndex {
     /// Opens the index at `path`; one that does not exist is empty.
     pub(crate) fn open(path: &Path) -> Result<Self> {
-        let file = match File::open(path) {
+        let file = match super::trust::open_read(path) {
             Ok(f) => {
                 let m = f.metadata().ctx("inspect", path)?;
                 Some((f, (m.dev(), m.ino(), m.len())))
@@ -187,6 +187,19 @@ impl Read for ReadAt<'_> {
     }
 }
 
+/// A record read back names a plain path inside the workspace (see [`super::trust`]).
+fn check_record(path: &Path, line: usize, r: &BackupRecord) -> Result<()> {
+    let rel = r.path.to_str().unwrap_or("\u{fffd}");
+    super::trust::check_rel(path, rel).map_err(|e| match e {
+        StoreError::Untrusted { file, detail } => StoreError::Untrusted {
+            file,
+            detail: format!("line {line}: {detail}"),
+        },
+        other => other,
+    })?;
+    Ok(())
+}
+
 /// Calls `visit` with each record of the index `f` (at `path`), its place and its line. A line
 /// that does not parse is an error only once another line follows it: the last one is a torn
 /// tail.
@@ -230,7 +243,10 @@ fn each_record<E: From<StoreError>>(
             continue;
         }
         match serde_json::from_str(&text) {
-            Ok(record) => visit(text.trim_matches([' ', '\t', '\r']), record)?,
+            Ok(record) => {
+                check_record(path, number, &record)?;
+                visit(text.trim_matches([' ', '\t', '\r']), record)?
+            }
             Err(e) => unparsed = Some((number, e)),
         }
     }

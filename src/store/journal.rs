@@ -158,7 +158,9 @@ impl Journal {
     pub fn reopen(path: &Path) -> Result<Self> {
         let file = OpenOptions::new()
             .append(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(path)
+            .map_err(super::trust::not_a_link)
             .ctx("open the journal", path)?;
         Ok(Journal {
             path: path.to_owned(),
@@ -200,6 +202,51 @@ impl Journal {
     }
 }
 
+impl Intent {
+    /// Checks every name the intent gives before recovery uses any: the files and directories
+    /// it would change are plain paths inside the workspace (`root`, with the state directory
+    /// `state`), and its temps have the shapes the store gives them. `file` is the journal.
+    pub fn check(&self, root: &Path, state: &Path, file: &Path) -> Result<()> {
+        use super::trust::{check_path, check_temp};
+        check_temp(file, &self.manifest_temp.0, b"manifest.json")?;
+        for e in &self.entries {
+            check_path(root, state, file, &e.path)?;
+            let real = check_path(root, state, file, &e.real)?;
+            let name = real
+                .file_name()
+                .map(|n| n.as_encoded_bytes())
+                .unwrap_or_default();
+            check_temp(file, &e.temp.0, name)?;
+            if let Some(t) = &e.backup_temp {
+                let Some(before) = e.before else {
+                    return Err(StoreError::Untrusted {
+                        file: file.to_owned(),
+                        detail: "it names a backup temp for a file that had no old version".into(),
+                    });
+                };
+                check_temp(file, &t.0, before.sha256.short(16).as_bytes())?;
+            }
+        }
+        for d in &self.created_dirs {
+            let dir = check_path(root, state, file, d)?;
+            // Only a directory on the way to one of its files.
+            if !self
+                .entries
+                .iter()
+                .any(|e| Path::new(&e.real).starts_with(&dir) && Path::new(&e.real) != dir)
+            {
+                return Err(StoreError::Untrusted {
+                    file: file.to_owned(),
+                    detail: format!(
+                        "it names `{d}` as a directory it created, which holds none of its files"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Removes a journal file that recovery has dealt with.
 pub(crate) fn remove(path: &Path) -> Result<()> {
     match fs::remove_file(path) {
@@ -211,7 +258,7 @@ pub(crate) fn remove(path: &Path) -> Result<()> {
 
 /// Reads a journal: its intent (if whole) and its stage.
 pub(crate) fn read(path: &Path) -> Result<(Option<Intent>, Stage)> {
-    let bytes = fs::read(path).ctx("read the journal", path)?;
+    let bytes = super::trust::read(path).ctx("read the journal", path)?;
     let mut intent = None;
     let mut stage = Stage::Prepared;
     let lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();

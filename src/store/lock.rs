@@ -37,14 +37,26 @@ impl StoreLock {
         mode: LockMode,
         on_wait: &mut dyn FnMut(Option<u32>),
     ) -> Result<Self> {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
+        // Never through a link (a committed `lock -> ~/.bashrc` would get a pid written into
+        // it), never blocking on a FIFO. Readers open it read-only, so that read-only commands
+        // work on read-only state.
+        let mut options = OpenOptions::new();
+        options.read(true).custom_flags(
+            (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32,
+        );
+        if mode == LockMode::Exclusive {
+            options.write(true).create(true).truncate(false).mode(0o600);
+        }
+        let mut file = options
             .open(path)
+            .map_err(super::trust::not_a_link)
             .ctx("open the lock file", path)?;
+        if !file.metadata().ctx("inspect", path)?.is_file() {
+            return Err(super::StoreError::Untrusted {
+                file: path.to_owned(),
+                detail: "the lock is not a regular file".into(),
+            });
+        }
         let attempt = match mode {
             LockMode::Shared => file.try_lock_shared(),
             LockMode::Exclusive => file.try_lock(),
@@ -85,11 +97,17 @@ impl StoreLock {
     }
 }
 
+/// The pid the holder recorded, if that process is alive (a reader's shared lock leaves an
+/// older writer's pid in the file; naming a dead process would mislead).
 fn read_pid(file: &mut File) -> Option<u32> {
     let mut s = String::new();
     file.rewind().ok()?;
-    file.read_to_string(&mut s).ok()?;
-    s.trim().parse().ok()
+    Read::by_ref(file).take(32).read_to_string(&mut s).ok()?;
+    let pid: u32 = s.trim().parse().ok()?;
+    std::path::Path::new("/proc")
+        .join(pid.to_string())
+        .exists()
+        .then_some(pid)
 }
 
 #[cfg(test)]
@@ -125,6 +143,7 @@ mod tests {
     fn shared_locks_coexist() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lock");
+        std::fs::write(&path, "").unwrap(); // readers never create it
         let _a = StoreLock::acquire(&path, LockMode::Shared, &mut |_| panic!("no wait")).unwrap();
         let _b = StoreLock::acquire(&path, LockMode::Shared, &mut |_| panic!("no wait")).unwrap();
     }

@@ -2,7 +2,6 @@
 //! it. `verify` and `check` compare the disk with it; only transactions change it.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::io;
 use std::path::Path;
 
@@ -45,7 +44,7 @@ pub struct Manifest {
 
 impl Manifest {
     pub(crate) fn load(path: &Path) -> Result<Self> {
-        let text = match fs::read(path) {
+        let text = match super::trust::read(path) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Ok(Manifest {
@@ -55,10 +54,20 @@ impl Manifest {
             }
             Err(e) => return Err(e).ctx("read", path),
         };
-        serde_json::from_slice(&text).map_err(|e| StoreError::Damaged {
-            path: path.to_owned(),
-            detail: e.to_string(),
-        })
+        let manifest: Manifest =
+            serde_json::from_slice(&text).map_err(|e| StoreError::Damaged {
+                path: path.to_owned(),
+                detail: e.to_string(),
+            })?;
+        for key in manifest.files.keys().chain(manifest.inputs.keys()) {
+            super::trust::check_rel(path, key)?;
+        }
+        for i in manifest.inputs.values() {
+            for key in i.sources.keys() {
+                super::trust::check_rel(path, key)?;
+            }
+        }
+        Ok(manifest)
     }
 
     pub(crate) fn to_bytes(&self) -> Vec<u8> {

@@ -23,11 +23,11 @@ mod rotation;
 mod sys;
 #[cfg(test)]
 mod tests;
+mod trust;
 mod txn;
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 pub use crate::digest::{ParseDigestError, Sha256Digest};
@@ -114,18 +114,8 @@ impl Store {
     /// Opens the store for writing without recovering: for `recover` itself, which decides.
     pub fn open_exclusive(root: &Path, options: StoreOptions, sink: &mut dyn Sink) -> Result<Self> {
         let root = fs::canonicalize(root).ctx("resolve the workspace root", root)?;
-        let state = root.join(&options.state_dir);
-        for d in [state.clone(), state.join("journal"), state.join("objects")] {
-            match fs::DirBuilder::new().mode(0o700).create(&d) {
-                Ok(()) => {
-                    if options.durability.syncs() {
-                        atomic::fsync_dir(d.parent().unwrap_or(&root))?;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(e).ctx("create the state directory", d),
-            }
-        }
+        let state = state_path(&root, &options.state_dir);
+        trust::state_dir(&root, &state, true, options.durability.syncs())?;
         let lock = StoreLock::acquire(&state.join("lock"), LockMode::Exclusive, &mut |pid| {
             sink.event(Event::LockWait { pid })
         })?;
@@ -148,7 +138,10 @@ impl Store {
         sink: &mut dyn Sink,
     ) -> Result<Option<Self>> {
         let root = fs::canonicalize(root).ctx("resolve the workspace root", root)?;
-        let state = root.join(&options.state_dir);
+        let state = state_path(&root, &options.state_dir);
+        if trust::state_dir(&root, &state, false, false)? == trust::Presence::Absent {
+            return Ok(None);
+        }
         // Not `Path::exists`, which reads any error as "no store": a reader would then report
         // that there is nothing to check instead of failing.
         let lock = state.join("lock");
@@ -191,6 +184,7 @@ impl Store {
                 journal::remove(&path)?;
                 continue;
             };
+            intent.check(&self.root, &self.state, &self.shown(&path))?;
             let action = match (stage, mode) {
                 (Stage::Prepared, _) => {
                     txn::discard(self, &intent)?;
@@ -393,6 +387,13 @@ impl Store {
             .unwrap_or(abs)
     }
 
+    /// An absolute path as messages show it: relative to the root when inside it.
+    fn shown(&self, abs: &Path) -> PathBuf {
+        abs.strip_prefix(&self.root)
+            .map(Path::to_owned)
+            .unwrap_or_else(|_| abs.to_owned())
+    }
+
     fn audit_notice(&self, n: &audit::AppendNotice) -> Diagnostic {
         match n {
             audit::AppendNotice::Repaired { bytes, .. } => self.audit_warning(
@@ -480,6 +481,23 @@ pub fn check_target(root: &Path, state_dir: &Path, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The state directory, absolute: `state_dir` is relative to the root, and spelled with no
+/// `.`/`..` ([`trust::state_dir`] refuses one that lands outside).
+fn state_path(root: &Path, state_dir: &Path) -> PathBuf {
+    let mut out = root.to_owned();
+    for c in state_dir.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::Normal(n) => out.push(n),
+            std::path::Component::RootDir => out = PathBuf::from("/"),
+            _ => {}
+        }
+    }
+    out
+}
+
 /// An error and its causes, on one line.
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
@@ -490,6 +508,32 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+/// Reads a file of the user's (a source, a schema, a config) for parsing. Links are followed,
+/// but anything that is not then a regular file (a FIFO, a device, a directory) is refused
+/// without blocking: the open does not wait for a FIFO's writer, and nothing is read before
+/// `fstat` says what it is. At most `limit + 1` bytes are read, so a file past the limit costs
+/// no more than that and the parser still sees that it is too big.
+pub fn read_input(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::other(
+            "not a regular file (a FIFO, a device or a directory); cargo atomic reads only \
+             regular files",
+        ));
+    }
+    // A regular file never blocks; reads go back to blocking mode for clarity.
+    rustix::fs::fcntl_setfl(&file, rustix::fs::OFlags::empty()).map_err(io::Error::from)?;
+    let mut bytes = Vec::with_capacity(meta.len().min(limit.saturating_add(1)) as usize);
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// Digest and size of any file, streaming in constant memory.

@@ -227,7 +227,7 @@ impl Objects {
 
 /// The bytes at `path`, which must hash to `d`.
 fn read_checked(path: &Path, d: &Sha256Digest) -> Result<Vec<u8>> {
-    let bytes = match fs::read(path) {
+    let bytes = match super::trust::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(StoreError::MissingObject { digest: *d });
@@ -256,6 +256,7 @@ pub(crate) fn append_index(path: &Path, records: &[BackupRecord], sync: bool) ->
     }
     let mut f = OpenOptions::new()
         .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .append(true)
         .create(true)
         .mode(0o600)

@@ -306,7 +306,7 @@ impl Store {
     /// Calls `visit` with each entry of the pending list, as it is read; no list: none.
     fn read_pending(&self, visit: &mut dyn FnMut(Sha256Digest, u64) -> Result<()>) -> Result<()> {
         let path = self.state.join(PENDING);
-        let file = match File::open(&path) {
+        let file = match crate::store::trust::open_read(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e).ctx("read", path),

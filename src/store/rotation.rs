@@ -111,15 +111,50 @@ impl Default for Rotations {
 }
 
 pub(crate) fn load(path: &Path) -> Result<Rotations> {
-    let bytes = match fs::read(path) {
+    let bytes = match super::trust::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Rotations::default()),
         Err(e) => return Err(e).ctx("read", path),
     };
-    serde_json::from_slice(&bytes).map_err(|e| StoreError::Damaged {
+    let r: Rotations = serde_json::from_slice(&bytes).map_err(|e| StoreError::Damaged {
         path: path.to_owned(),
         detail: e.to_string(),
-    })
+    })?;
+    r.check(path)?;
+    Ok(r)
+}
+
+impl Rotations {
+    /// Every path the record names is a plain path inside the workspace, and every temp has the
+    /// shape [`temp_name`] gives (see [`super::trust`]).
+    fn check(&self, file: &Path) -> Result<()> {
+        let path = |p: &Path| super::trust::check_rel(file, p.to_str().unwrap_or("\u{fffd}"));
+        for f in &self.files {
+            path(&f.live)?;
+            path(&f.path)?;
+        }
+        for s in &self.pending {
+            match s {
+                Step::Rotate { from, to, .. } | Step::Shift { from, to } => {
+                    path(from)?;
+                    path(to)?;
+                }
+                Step::Compress { from, to, temp } => {
+                    path(from)?;
+                    path(to)?;
+                    let name = to
+                        .file_name()
+                        .map(OsStr::as_encoded_bytes)
+                        .unwrap_or_default();
+                    super::trust::check_temp(file, temp.as_encoded_bytes(), name)?;
+                }
+                Step::Prune { path: p } => {
+                    path(p)?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The one temp name the record is staged under: fixed, so a temp a crash left is found by

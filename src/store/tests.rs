@@ -155,7 +155,8 @@ fn crashed(root: &Path, old: &[u8], new: &[u8], commit: bool, abort: bool) -> (S
         command: "test".into(),
         op: "write".into(),
         created_dirs: vec![],
-        manifest_temp: std::ffi::OsString::from(".manifest.json.x.atomic-tmp").into(),
+        manifest_temp: std::ffi::OsString::from(".manifest.json.0123456789abcdef.atomic-tmp")
+            .into(),
         entries: vec![Entry {
             path: "f".into(),
             real: "f".into(),
@@ -165,7 +166,7 @@ fn crashed(root: &Path, old: &[u8], new: &[u8], commit: bool, abort: bool) -> (S
             mode: 0o644,
             uid: None,
             gid: None,
-            backup_temp: Some(std::ffi::OsString::from(".bk.atomic-tmp").into()),
+            backup_temp: Some(std::ffi::OsString::from(bk_temp(old)).into()),
             manifest_before: None,
             inputs: None,
             inputs_before: None,
@@ -382,7 +383,7 @@ fn a_discarded_transaction_leaves_no_second_link_to_the_users_file() {
     .unwrap();
     fs::hard_link(
         t.path().join("f"),
-        store.state.join("objects/.bk.atomic-tmp"),
+        store.state.join("objects").join(bk_temp(b"old")),
     )
     .unwrap();
     assert_eq!(fs::metadata(t.path().join("f")).unwrap().nlink(), 2);
@@ -404,7 +405,7 @@ fn a_linked_backup_is_published_by_roll_forward() {
     fs::remove_file(&object).unwrap();
     fs::hard_link(
         t.path().join("f"),
-        store.state.join("objects/.bk.atomic-tmp"),
+        store.state.join("objects").join(bk_temp(b"old")),
     )
     .unwrap();
     recover(&store, RecoverMode::RollForward).unwrap();
@@ -687,4 +688,12 @@ fn an_index_line_past_the_limit_is_damage_not_a_read_into_memory() {
     let index = super::index::BackupIndex::open(&path).unwrap();
     let err = index.scan(|_| Ok::<(), StoreError>(())).unwrap_err();
     assert!(err.to_string().contains("longer than"), "{err}");
+}
+
+/// The name under which a crashed transaction kept the old bytes `old` (the store's shape).
+fn bk_temp(old: &[u8]) -> String {
+    format!(
+        ".{}.0123456789abcdef.atomic-tmp",
+        Sha256Digest::of(old).short(16)
+    )
 }

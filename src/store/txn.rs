@@ -804,7 +804,7 @@ pub(crate) fn hash_file_opt(path: &Path) -> Result<Option<FileState>> {
 pub(crate) fn path_key(p: &Path) -> Result<String> {
     p.to_str()
         .map(str::to_owned)
-        .ok_or_else(|| StoreError::NotRegular { path: p.to_owned() })
+        .ok_or_else(|| StoreError::NotUtf8 { path: p.to_owned() })
 }
 
 /// Runs `f` over `items` on up to 8 threads (fsync latency overlaps; the kernel groups the

@@ -2,6 +2,7 @@
 
 mod apply;
 mod audit;
+mod bounded;
 mod build_script;
 mod cli;
 mod concurrency;
@@ -15,6 +16,7 @@ mod edit;
 mod edit_corpus;
 mod edit_laws;
 mod hook;
+mod hostile;
 mod merge;
 mod merge_laws;
 mod prune;

@@ -56,6 +56,8 @@ fn state(root: &Path) -> State {
                 "objects",
                 "journal",
                 "lock",
+                "cargo-atomic-state",
+                ".gitignore",
                 "manifest.json",
                 "backups.jsonl",
                 // The audit log records the prune; its own crash safety is tested with it.

@@ -118,3 +118,28 @@ fn human_output_of_a_dry_run() {
         })
     });
 }
+
+#[test]
+fn a_glob_of_everything_never_takes_git_the_state_or_the_configuration() {
+    let ws = Ws::new();
+    ws.put(
+        "atomic.toml",
+        "[[rotate]]\nname = \"all\"\nfiles = \"**\"\nnaming = \"numbered\"\n",
+    );
+    ws.put(".git/HEAD", "ref: refs/heads/main\n");
+    ws.put("sub/Cargo.toml", "[package]\nname = \"sub\"\n");
+    ws.put("out/report.txt", "r\n");
+    ws.run(&["rotate"]).ok();
+    for stays in [
+        ".git/HEAD",
+        "atomic.toml",
+        "Cargo.toml",
+        "sub/Cargo.toml",
+        ".atomic/rotations.json",
+        ".atomic/lock",
+    ] {
+        assert!(ws.path(stays).is_file(), "{stays} was rotated away");
+    }
+    assert!(!ws.path("out/report.txt").exists(), "the artifact rotates");
+    assert_eq!(ws.read("out/report.txt.1"), "r\n");
+}

@@ -247,12 +247,16 @@ fn matches(
                 Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
                 Err(err) => return Err(Error::io("inspect", &e.path(), err)),
             };
+            let name = e.file_name();
             if meta.is_dir() {
-                stack.push(rel);
+                // Git's own files are never artifacts, whatever the glob says.
+                if name != ".git" {
+                    stack.push(rel);
+                }
                 continue;
             }
-            let name = e.file_name();
             if !meta.is_file()
+                || is_configuration(&rel, config)
                 || !matcher.is_match(&rel)
                 || name.to_string_lossy().ends_with(".atomic-tmp")
                 || plan::looks_rotated(&name)
@@ -272,6 +276,13 @@ fn matches(
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
+}
+
+/// The workspace's configuration files, which no `[[rotate]]` glob may take: `atomic.toml`
+/// (wherever it is) and the `Cargo.toml`s that may hold `[package.metadata.atomic]`.
+fn is_configuration(rel: &Path, config: &Path) -> bool {
+    let name = rel.file_name().unwrap_or_default();
+    name == "atomic.toml" || name == "Cargo.toml" || name == "Cargo.lock" || config.ends_with(rel)
 }
 
 /// The names in every directory the plan looks at: those of live files and recorded copies.

@@ -586,7 +586,7 @@ fn an_interrupted_compression_is_finished_from_the_records() {
     r.pending = vec![RotationStep::Compress {
         from: plain.clone(),
         to: gz.clone(),
-        temp: ".a.json.gz.0000000000000000.atomic-tmp".into(),
+        temp: crate::store::temp_name(gz.file_name().unwrap()),
     }];
     fs::write(
         w.dir.path().join(".atomic/rotations.json"),

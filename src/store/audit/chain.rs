@@ -326,7 +326,7 @@ pub fn verify(
     let mut report = AuditReport::default();
     let head = read_head(state)?;
     let path = state.join(LOG);
-    let file = match File::open(&path) {
+    let file = match crate::store::trust::open_read(&path) {
         Ok(f) => Some(f),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(e).ctx("open", path),
@@ -502,7 +502,7 @@ fn explain_segment(state: &Path, rec: &AuditRecord) -> Result<AuditFinding> {
         .file_name()
         .map_or_else(|| name.clone(), |n| n.to_string_lossy().into_owned());
     let path = state.join(&shown);
-    let file = match File::open(&path) {
+    let file = match crate::store::trust::open_read(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             f.notes
@@ -554,7 +554,7 @@ pub(crate) fn digest_of(mut file: &File) -> io::Result<(Sha256Digest, u64)> {
 /// chain (that is `verify`'s job). Stops when `visit` returns false.
 pub fn read_records(state: &Path, visit: &mut dyn FnMut(AuditRecord) -> bool) -> Result<()> {
     let path = state.join(LOG);
-    let file = match File::open(&path) {
+    let file = match crate::store::trust::open_read(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e).ctx("open", path),
