@@ -305,7 +305,7 @@ impl Workspace {
             // What only shows across files: a name or an output used twice, a member's path
             // that leaves the workspace. The root's own problems were reported when it loaded.
             if let Some((pointer, message)) =
-                config.problems().into_iter().find_map(|(ptr, msg)| {
+                config.problems(&root).into_iter().find_map(|(ptr, msg)| {
                     let mut parts = ptr.trim_start_matches('/').splitn(3, '/');
                     let (list, i) = (parts.next()?, parts.next()?.parse().ok()?);
                     let (part, local) = super::members::owner(&packages, list, i)?;
@@ -320,6 +320,19 @@ impl Workspace {
                     path: pointer.0,
                     message: format!("[package.metadata.atomic] at {}: {message}", pointer.1),
                 });
+            }
+        }
+        // Every path of an entry by the file it names: `./a.yaml`, `d/../a.yaml`, an absolute
+        // path inside the root or a link to the file are all `a.yaml`, so that an output is
+        // recognised as a source, and a file as managed, whatever its spelling.
+        let key = |p: &Path| crate::store::resolve_key(&root, p).unwrap_or_else(|_| p.to_owned());
+        for m in &mut config.merge {
+            m.output = key(&m.output);
+            for s in &mut m.sources {
+                *s = key(s);
+            }
+            if let Some(s) = &mut m.schema {
+                *s = key(s);
             }
         }
         Ok(Workspace {
@@ -354,42 +367,25 @@ impl Workspace {
             .unwrap_or_else(|_| abs.to_owned())
     }
 
-    /// A path given on the command line (relative to `cwd`), relative to the root. Paths that
-    /// lead outside the root are refused.
+    /// A path given on the command line (relative to `cwd`), as the key of the file it names
+    /// inside the root ([`crate::store::resolve_key`]): every spelling of a file, through `..`,
+    /// a symlinked directory or a link to it, gives one key. Paths that lead outside the root
+    /// are refused.
     pub fn relative(&self, cwd: &Path, path: &Path) -> Result<PathBuf, Error> {
-        let abs = normalize(&cwd.join(path));
-        let root_lex = normalize(&self.root);
-        if let Ok(rel) = abs.strip_prefix(&root_lex) {
-            return Ok(rel.to_owned());
-        }
-        // cwd may be reached through a symlink: compare canonical parents too.
-        if let Some(parent) = abs.parent()
-            && let Ok(canon) = fs::canonicalize(parent)
-            && let (Ok(rel), Some(name)) = (canon.strip_prefix(&self.root), abs.file_name())
-        {
-            return Ok(rel.join(name));
-        }
-        Err(Error::Usage(format!(
-            "`{}` is outside the workspace root `{}`",
-            path.display(),
-            self.root.display()
-        )))
+        crate::store::resolve_key(&self.root, &cwd.join(path)).map_err(|_| {
+            Error::Usage(format!(
+                "`{}` is outside the workspace root `{}`",
+                path.display(),
+                self.root.display()
+            ))
+        })
     }
-}
 
-/// Removes `.` and resolves `..` lexically.
-fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
+    /// The key of a path from the configuration (relative to the root); as given when it
+    /// cannot be resolved (the finding about it comes from where it is used).
+    pub fn key(&self, rel: &Path) -> PathBuf {
+        crate::store::resolve_key(&self.root, rel).unwrap_or_else(|_| rel.to_owned())
     }
-    out
 }
 
 /// The workspace root above `cwd`. A `Cargo.toml` that cannot be read (other than not being
@@ -460,7 +456,7 @@ fn load_default_config(root: &Path) -> Result<(Config, Option<PathBuf>), Error> 
                 path: manifest.clone(),
                 message: format!("{name}: {}", e.message()),
             })?;
-            if let Some((pointer, message)) = config.problems().into_iter().next() {
+            if let Some((pointer, message)) = config.problems(root).into_iter().next() {
                 return Err(Error::Config {
                     path: manifest,
                     message: format!("{name} at {pointer}: {message}"),
@@ -481,7 +477,7 @@ fn load_config_file(path: &Path, root: &Path) -> Result<Config, Error> {
         path: path.to_owned(),
         message: e.to_string(),
     })?;
-    let problems = config.problems();
+    let problems = config.problems(root);
     if problems.is_empty() {
         return Ok(config);
     }
@@ -511,12 +507,29 @@ fn load_config_file(path: &Path, root: &Path) -> Result<Config, Error> {
 
 impl Config {
     /// What the schema cannot say: each problem's pointer in the config and message.
-    fn problems(&self) -> Vec<(String, String)> {
+    fn problems(&self, root: &Path) -> Vec<(String, String)> {
         let mut out = Vec::new();
         let mut inside = |pointer: String, p: &Path| {
-            let escapes = p.is_absolute()
-                || p.components()
-                    .any(|c| matches!(c, std::path::Component::ParentDir));
+            // Lexically: `src/../src/a.json` and an absolute path under the root are inside.
+            let escapes = match p.strip_prefix(root) {
+                Ok(_) => false,
+                Err(_) if p.is_absolute() => true,
+                Err(_) => {
+                    let mut depth = 0usize;
+                    p.components().any(|c| match c {
+                        std::path::Component::ParentDir => {
+                            let out = depth == 0;
+                            depth = depth.saturating_sub(1);
+                            out
+                        }
+                        std::path::Component::Normal(_) => {
+                            depth += 1;
+                            false
+                        }
+                        _ => false,
+                    })
+                }
+            };
             if escapes {
                 out.push((
                     pointer,
@@ -538,10 +551,12 @@ impl Config {
         }
         let mut names = std::collections::HashMap::new();
         let mut outputs = std::collections::HashMap::new();
-        let sources: std::collections::HashSet<&Path> = self
+        // Compared by the file they name, not by spelling: `./a.yaml` or a link to it is `a.yaml`.
+        let key = |p: &Path| crate::store::resolve_key(root, p).unwrap_or_else(|_| p.to_owned());
+        let sources: std::collections::HashSet<PathBuf> = self
             .merge
             .iter()
-            .flat_map(|m| m.sources.iter().map(PathBuf::as_path))
+            .flat_map(|m| m.sources.iter().map(|s| key(s)))
             .collect();
         for (i, m) in self.merge.iter().enumerate() {
             if let Some(first) = names.insert(m.name.as_str(), i) {
@@ -550,7 +565,7 @@ impl Config {
                     format!("[[merge]] name `{}` is also used by entry {first}", m.name),
                 ));
             }
-            if let Some(first) = outputs.insert(m.output.as_path(), i) {
+            if let Some(first) = outputs.insert(key(&m.output), i) {
                 out.push((
                     format!("/merge/{i}/output"),
                     format!(
@@ -560,7 +575,7 @@ impl Config {
                     ),
                 ));
             }
-            if sources.contains(m.output.as_path()) {
+            if sources.contains(&key(&m.output)) {
                 out.push((
                     format!("/merge/{i}/output"),
                     format!(

@@ -174,7 +174,7 @@ pub(crate) fn resolve_with(
 
 /// Canonicalizes the longest existing prefix of `dir` and appends the rest, so a target in a
 /// directory that does not exist yet still resolves (and `..` cannot escape lexically).
-fn canonical_ancestor(dir: &Path) -> Result<PathBuf> {
+pub(crate) fn canonical_ancestor(dir: &Path) -> Result<PathBuf> {
     let mut missing = Vec::new();
     let mut cur = dir;
     loop {

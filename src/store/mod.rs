@@ -510,6 +510,40 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// The one name of the file `path` (absolute, or relative to the canonical `root`) inside the
+/// root: its directory canonicalized (`./a`, `d/../a` and a symlinked directory all give one
+/// spelling) and a final symlink followed when it leads inside the root. Paths that name the
+/// same file get the same key; the manifest, the backup index and every comparison of paths
+/// use it. A path that leads outside is [`StoreError::OutsideRoot`].
+pub fn resolve_key(root: &Path, path: &Path) -> Result<PathBuf> {
+    let abs = root.join(path);
+    let outside = || StoreError::OutsideRoot {
+        path: path.to_owned(),
+        root: root.to_owned(),
+    };
+    let (Some(name), Some(dir)) = (abs.file_name(), abs.parent()) else {
+        return Err(outside());
+    };
+    if matches!(
+        abs.components().next_back(),
+        Some(std::path::Component::ParentDir)
+    ) {
+        return Err(outside());
+    }
+    let lexical = atomic::canonical_ancestor(dir)?.join(name);
+    let rel = lexical
+        .strip_prefix(root)
+        .map_err(|_| outside())?
+        .to_owned();
+    if fs::symlink_metadata(&lexical).is_ok_and(|m| m.file_type().is_symlink())
+        && let Ok(target) = fs::canonicalize(&lexical)
+        && let Ok(inside) = target.strip_prefix(root)
+    {
+        return Ok(inside.to_owned());
+    }
+    Ok(rel)
+}
+
 /// Reads a file of the user's (a source, a schema, a config) for parsing. Links are followed,
 /// but anything that is not then a regular file (a FIFO, a device, a directory) is refused
 /// without blocking: the open does not wait for a FIFO's writer, and nothing is read before

@@ -214,7 +214,9 @@ impl<'s> Transaction<'s> {
         let mut entries = Vec::with_capacity(self.pending.len());
         let mut payloads = Vec::with_capacity(self.pending.len());
         for (p, before) in self.pending.into_iter().zip(befores) {
-            let path = path_key(&p.target.path)?;
+            // The resolved file is the key of the manifest, the index and the audit log, so
+            // that every spelling of one file (a link to it included) is one entry.
+            let path = path_key(&p.target.real)?;
             let (after, bytes, mode, inputs) = match p.change {
                 Change::Write {
                     bytes,

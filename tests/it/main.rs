@@ -1,5 +1,6 @@
 //! Integration tests: the real `cargo-atomic` binary on real temp workspaces.
 
+mod aliases;
 mod apply;
 mod audit;
 mod bounded;
