@@ -107,7 +107,13 @@ enum Start {
     /// No log yet: a genesis record first.
     New,
     /// The tail is sound; append after `link`, first cutting `torn` off if there is one.
-    Continue { link: Link, torn: Option<Torn> },
+    /// `behind`: whole records follow the one the head names (an append whose head update was
+    /// interrupted), so the head must move to `link`.
+    Continue {
+        link: Link,
+        torn: Option<Torn>,
+        behind: bool,
+    },
     /// The log cannot be continued.
     Damaged { reason: String },
 }
@@ -117,6 +123,22 @@ struct Log<'a> {
     state: &'a Path,
     sync: bool,
     options: &'a AuditOptions,
+}
+
+/// Whether the log's tail is not where its head says: whole records after it (an append whose
+/// head update was interrupted) or a torn line. Reads only the tail past the head. Damage of
+/// any other kind is not "unsettled": `audit verify` reports it, and the next append starts a
+/// new segment.
+pub(crate) fn unsettled(state: &Path) -> Result<bool> {
+    let log = Log {
+        state,
+        sync: false,
+        options: &AuditOptions::default(),
+    };
+    Ok(match log.start()? {
+        Start::Continue { torn, behind, .. } => torn.is_some() || behind,
+        Start::New | Start::Damaged { .. } => false,
+    })
 }
 
 /// Appends one record per entry (and, when it must, a `repair` or `segment` record first).
@@ -145,7 +167,7 @@ pub(crate) fn append(
             }
             log.create(None, None)?
         }
-        Start::Continue { link, torn } => {
+        Start::Continue { link, torn, behind } => {
             let mut file = log.open_append()?;
             if let Some(torn) = torn {
                 let link = log.cut(&mut file, &link, &torn)?;
@@ -155,6 +177,10 @@ pub(crate) fn append(
                 });
                 (link, file)
             } else if repair_only {
+                // Reconcile: the records are in the log, only the head lags behind them.
+                if behind {
+                    log.write_head(&link, &file)?;
+                }
                 return Ok(notices);
             } else {
                 (link, file)
@@ -240,6 +266,7 @@ impl Log<'_> {
                 Some(r) => Ok(Start::Continue {
                     link: r.link(),
                     torn: None,
+                    behind: true,
                 }),
                 None => damaged(format!("{HEAD} is missing")),
             };
@@ -272,6 +299,7 @@ impl Log<'_> {
         Ok(Start::Continue {
             link: tail.last.expect("walk_from starts from a link"),
             torn: tail.torn,
+            behind: tail.lines > 0,
         })
     }
 

@@ -244,6 +244,17 @@ impl Store {
                     .collect(),
             });
         }
+        // An append interrupted between the log and its head (or within a line) leaves the
+        // head behind whole records, or a torn tail: `audit verify` would report them until
+        // the next append. Every writer settles them here first (`recover` is the command that
+        // does only that). Readers report and never settle: records added at the end by hand
+        // must stay visible to `audit verify`. A log that cannot be read is left to the
+        // append, which warns.
+        if self.audit.enabled && audit::unsettled(&self.state).unwrap_or(false) {
+            for w in self.repair_audit()? {
+                sink.event(Event::Diagnostic(w));
+            }
+        }
         Ok(n)
     }
 

@@ -587,3 +587,34 @@ output = "out/app.json"
     let (code, lines) = verify(&ws, &["--deep"]);
     assert_eq!(code, 0, "{lines:#?}");
 }
+
+#[test]
+fn a_head_left_behind_by_an_interrupted_append_is_settled_by_the_next_writer() {
+    // What a kill between the log's fsync and the head's rename leaves: whole, chained records
+    // after the one the head names.
+    let ws = logged(2);
+    let old_head = ws.read(HEAD);
+    ws.run_stdin(&["write", "late.json"], Some(b"{}\n")).ok();
+    std::fs::write(ws.path(HEAD), &old_head).unwrap();
+    // Readers report it, pointing at the way out, and change nothing.
+    let (code, diags) = verify(&ws, &[]);
+    assert_eq!((code, diags.len()), (1, 1), "{diags:#?}");
+    let note = diags[0]["notes"][0].as_str().unwrap();
+    assert!(note.contains("cargo atomic recover"), "{note}");
+    assert_eq!(ws.read(HEAD), old_head);
+    // `recover` settles it, with no record of its own: nothing changed but the head.
+    let lines = ws.read(LOG).lines().count();
+    ws.run(&["recover"]).ok();
+    assert_eq!(ws.read(LOG).lines().count(), lines);
+    let (code, diags) = verify(&ws, &["--deep"]);
+    assert_eq!((code, diags.len()), (0, 0), "{diags:#?}");
+
+    // So does any command that writes.
+    let ws = logged(1);
+    let old_head = ws.read(HEAD);
+    ws.run_stdin(&["write", "late.json"], Some(b"{}\n")).ok();
+    std::fs::write(ws.path(HEAD), &old_head).unwrap();
+    ws.run_stdin(&["write", "other.json"], Some(b"{}\n")).ok();
+    let (code, diags) = verify(&ws, &["--deep"]);
+    assert_eq!((code, diags.len()), (0, 0), "{diags:#?}");
+}

@@ -437,7 +437,7 @@ pub fn verify(
                     ),
                 );
                 f.notes.push(
-                    "either an append was interrupted before the head was updated (the next change updates it) or the record was added by hand"
+                    "either an append was interrupted before the head was updated (`cargo atomic recover`, or any command that writes, settles it) or the record was added by hand"
                         .into(),
                 );
                 report.findings.push(f);
