@@ -172,7 +172,8 @@ impl Target {
         };
         let store = store.expect("opened for a text to write");
         let mut tx = store.transaction(op);
-        tx.write(&self.rel, text)?;
+        // An edit does not make the file cargo atomic's: a later hand edit is no drift.
+        tx.write_user_file(&self.rel, text)?;
         let committed = tx.commit()?;
         drop(store);
         outcome.written = write::report(committed, sink).written;

@@ -5,6 +5,7 @@ mod audit;
 mod build_script;
 mod cli;
 mod concurrency;
+mod contract;
 mod corpus_jsonschema;
 mod corpus_toml;
 mod corpus_yaml;

@@ -1,0 +1,152 @@
+//! The daily contract (issue 15): what a user meets in a day of edits, commits and layered
+//! configs — sources stay the user's, `write` validates, every JSON stream ends with a
+//! `summary`, a missing path is a usage error, an empty run says why.
+
+use serde_json::Value;
+
+use crate::support::*;
+
+const SCHEMA: &str = r#"{"type": "object", "properties": {"port": {"type": "integer", "maximum": 65535}, "name": {"type": "string"}}}"#;
+
+/// A workspace with a validated `config/` and one `[[merge]]` entry fed by two sources.
+fn layered() -> Ws {
+    let ws = Ws::new();
+    ws.put(
+        "atomic.toml",
+        "[[validate]]\nfiles = [\"config/*.toml\", \"config/*.json\"]\nschema = \"schema.json\"\n\n\
+         [[merge]]\nname = \"prod\"\nsources = [\"config/base.toml\", \"config/prod.toml\"]\n\
+         output = \"out/prod.json\"\nschema = \"schema.json\"\n",
+    );
+    ws.put("schema.json", SCHEMA);
+    ws.put("config/base.toml", "# the base\nport = 80\n");
+    ws.put("config/prod.toml", "name = \"prod\" # production\n");
+    ws.put("config/app.json", "{\"port\": 0}\n");
+    ws
+}
+
+fn codes(r: &Run) -> Vec<String> {
+    r.json()
+        .iter()
+        .filter(|v| v["reason"] == "diagnostic")
+        .map(|v| v["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn audit_ops(ws: &Ws) -> Vec<String> {
+    ws.read(".atomic/audit.jsonl")
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["op"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Story: after one `set config/prod.toml …`, a hand edit or a `git checkout` of that file
+/// made `check` fail with `drift`, and nothing documented accepted the edit.
+#[test]
+fn sources_stay_the_users_and_a_managed_file_edit_can_be_accepted() {
+    let ws = layered();
+    ws.run(&["apply"]).ok();
+    ws.run(&["set", "config/prod.toml", "name=production"]).ok();
+    ws.run(&["apply"]).ok();
+    ws.put("config/prod.toml", "name = \"by hand\"\n");
+    // The source is the user's: no drift; the output is stale, as it should be.
+    let r = ws.run(&["check", "--message-format", "json"]).code(1);
+    assert_eq!(codes(&r), ["stale"], "{}", r.stdout);
+    ws.run(&["apply"]).ok();
+    ws.run(&["check"]).ok();
+    ws.run(&["verify", "config/prod.toml"]).code(1);
+
+    // A file `write` manages is the tool's: a hand edit is drift until accepted.
+    ws.run_stdin(&["write", "config/app.json"], Some(b"{\"port\": 1}\n"))
+        .ok();
+    ws.put("config/app.json", "{\"port\": 2}\n");
+    let r = ws.run(&["check", "--message-format", "json"]).code(1);
+    assert_eq!(codes(&r), ["drift"], "{}", r.stdout);
+    let before = ws.snapshot();
+    let r = ws
+        .run(&[
+            "verify",
+            "--accept",
+            "config/app.json",
+            "--message-format",
+            "json",
+        ])
+        .ok();
+    assert_eq!(r.json().last().unwrap()["reason"], "summary");
+    assert_eq!(ws.snapshot(), before, "accepting touches no file");
+    ws.run(&["check"]).ok();
+    ws.run(&["verify", "config/app.json"]).ok();
+    let ops = audit_ops(&ws);
+    assert_eq!(ops.last().map(String::as_str), Some("accept"), "{ops:?}");
+    let last: Value =
+        serde_json::from_str(ws.read(".atomic/audit.jsonl").lines().last().unwrap()).unwrap();
+    assert_eq!(last["path"], "config/app.json");
+    assert_ne!(last["before"], last["after"]);
+    ws.run(&["audit", "verify", "--deep"]).ok();
+
+    // Only managed files can be accepted.
+    let r = ws.run(&["verify", "--accept", "config/prod.toml"]).code(2);
+    assert!(
+        r.stderr.contains("not a file cargo atomic manages"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_path_that_does_not_exist_is_a_usage_error() {
+    let ws = layered();
+    for args in [
+        &["validate", "config/nope.toml"][..],
+        &["check", "config/nope.toml"],
+        &["verify", "config/nope.toml"],
+        &["set", "config/nope.toml", "a=1"],
+        &["merge", "config/base.toml", "config/nope.toml"],
+    ] {
+        let r = ws.run(args).code(2);
+        assert!(r.stderr.contains("nope.toml"), "{args:?}: {}", r.stderr);
+    }
+}
+
+/// Story: a typo such as `confg/*.yaml` passed CI silently with "0 files".
+#[test]
+fn a_glob_that_matches_nothing_is_a_warning_at_its_line() {
+    let ws = Ws::new();
+    ws.put(
+        "atomic.toml",
+        "[[validate]]\nfiles = [\"config/*.json\",\n  \"confg/*.yaml\"]\nschema = \"schema.json\"\n",
+    );
+    ws.put("schema.json", SCHEMA);
+    ws.put("config/a.json", "{}\n");
+    let r = ws.run(&["validate", "--message-format", "json"]).ok();
+    let lines = r.json();
+    let w = lines
+        .iter()
+        .find(|v| v["reason"] == "diagnostic")
+        .expect("a warning");
+    assert_eq!(w["severity"], "warning");
+    assert_eq!(w["file"], "atomic.toml");
+    assert_eq!(
+        (w["line"].as_u64(), w["column"].as_u64()),
+        (Some(3), Some(3))
+    );
+    assert!(w["message"].as_str().unwrap().contains("`confg/*.yaml`"));
+    assert_eq!(lines.last().unwrap()["warnings"], 1);
+    let r = ws.run(&["check"]).ok();
+    assert!(r.stderr.contains("confg/*.yaml"), "{}", r.stderr);
+
+    // No [[validate]] entry and no paths: the 0-file run says why.
+    let ws = Ws::new();
+    let r = ws.run(&["validate"]).ok();
+    assert!(
+        r.stderr.contains("nothing to validate") && r.stderr.contains("0 files"),
+        "{}",
+        r.stderr
+    );
+    let r = ws.run(&["check"]).ok();
+    assert!(r.stderr.contains("nothing to check"), "{}", r.stderr);
+}
