@@ -150,3 +150,68 @@ fn a_glob_that_matches_nothing_is_a_warning_at_its_line() {
     let r = ws.run(&["check"]).ok();
     assert!(r.stderr.contains("nothing to check"), "{}", r.stderr);
 }
+
+/// Story: `write` wrote data that broke the file's schema (DESIGN.md: "validated when a schema
+/// applies").
+#[test]
+fn write_validates_against_the_files_schema_and_writes_nothing_on_a_finding() {
+    let ws = layered();
+    let before = ws.snapshot();
+    let r = ws
+        .run_stdin(
+            &["write", "config/app.json", "--message-format", "json"],
+            Some(b"{\n  \"port\": \"eighty\"\n}\n"),
+        )
+        .code(1);
+    let d = &r.records()[0];
+    assert_eq!(d["code"], "schema");
+    assert_eq!(d["file"], "<stdin>");
+    assert_eq!(
+        (d["line"].as_u64(), d["column"].as_u64()),
+        (Some(2), Some(11))
+    );
+    assert_eq!(ws.snapshot(), before);
+    assert!(
+        !ws.path(".atomic").exists(),
+        "a refused write creates no state"
+    );
+    // Unparsable input under a schema is refused too.
+    ws.run_stdin(&["write", "config/app.json"], Some(b"{\"port\": "))
+        .code(1);
+    // --schema wins over the configuration.
+    ws.put("loose.json", "{}");
+    ws.run_stdin(
+        &["write", "config/app.json", "--schema", "loose.json"],
+        Some(b"{\"port\": \"eighty\"}\n"),
+    )
+    .ok();
+    // A file no schema applies to is written as given.
+    ws.run_stdin(&["write", "notes/free.json"], Some(b"{\"port\": \"x\"}\n"))
+        .ok();
+    assert_eq!(ws.read("notes/free.json"), "{\"port\": \"x\"}\n");
+}
+
+/// Story: `apply config/base.yaml` said "no [[merge]] entry is named" outside pre-commit.
+#[test]
+fn apply_given_a_source_renders_the_outputs_it_feeds() {
+    let ws = layered();
+    ws.put(
+        "atomic.toml",
+        &(ws.read("atomic.toml")
+            + "\n[[merge]]\nname = \"other\"\nsources = [\"config/app.json\"]\noutput = \"out/other.json\"\n"),
+    );
+    ws.run(&["apply", "config/prod.toml"]).ok();
+    assert!(ws.path("out/prod.json").exists());
+    assert!(!ws.path("out/other.json").exists());
+    // A name and a file together: both entries.
+    ws.run(&["apply", "prod", "config/app.json"]).ok();
+    assert!(ws.path("out/other.json").exists());
+    let r = ws.run(&["apply", "config/nope.toml"]).code(2);
+    assert!(r.stderr.contains("does not exist"), "{}", r.stderr);
+    let r = ws.run(&["apply", "nope"]).code(2);
+    assert!(
+        r.stderr.contains("no [[merge]] entry is named `nope`"),
+        "{}",
+        r.stderr
+    );
+}
