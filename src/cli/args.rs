@@ -229,8 +229,14 @@ invalid result writes nothing and exits 1. An edit that cannot be made exactly i
 exit 2: YAML aliases and anchored values that aliases repeat, merge keys, several documents;
 null in TOML.
 
+When the file is a source of [[merge]] entries, their outputs are rendered with the edit too,
+and what the edit breaks there is a finding at the edited place (exit 1, nothing written).
+--apply writes those outputs with the edit, as one transaction. The file stays yours: an edit
+does not make it a managed file.
+
 Examples:
   cargo atomic set config/app.toml server.port=8080 server.host=example.com
+  cargo atomic set config/prod.toml server.port=8443 --apply
   cargo atomic set config/app.yaml '/tags/-=\"beta\"' 'limits={\"cpu\": 2}'
   cargo atomic set config/app.json version=1.10 --string")]
     Set {
@@ -245,6 +251,9 @@ Examples:
         /// Validate the edited file against this schema instead of the one `validate` would choose
         #[arg(long, value_name = "SCHEMA")]
         schema: Option<PathBuf>,
+        /// Also write the [[merge]] outputs the file feeds, re-rendered, in the same transaction
+        #[arg(long)]
+        apply: bool,
     },
     /// Remove keys (or array elements) from a JSON, YAML or TOML file in place, keeping the rest as it is
     #[command(after_help = "\
@@ -263,6 +272,9 @@ Examples:
         /// Validate the edited file against this schema instead of the one `validate` would choose
         #[arg(long, value_name = "SCHEMA")]
         schema: Option<PathBuf>,
+        /// Also write the [[merge]] outputs the file feeds, re-rendered, in the same transaction
+        #[arg(long)]
+        apply: bool,
     },
     /// Compare files with the SHA-256 recorded when cargo atomic last wrote them
     #[command(after_help = "\

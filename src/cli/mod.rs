@@ -251,6 +251,7 @@ fn dispatch(cli: &Cli, command_line: String, tool: Tool, p: &mut Printer) -> Res
             assignments,
             string,
             schema,
+            apply,
         } => {
             let req = SetRequest {
                 file: file.clone(),
@@ -258,16 +259,23 @@ fn dispatch(cli: &Cli, command_line: String, tool: Tool, p: &mut Printer) -> Res
                 string: *string,
                 schema: schema.clone(),
                 command: command_line,
+                apply: *apply,
             };
             let outcome = ops::set(&ws, &cwd, &req, p)?;
             finish(p, None, outcome)
         }
-        Command::Unset { file, keys, schema } => {
+        Command::Unset {
+            file,
+            keys,
+            schema,
+            apply,
+        } => {
             let req = UnsetRequest {
                 file: file.clone(),
                 keys: keys.clone(),
                 schema: schema.clone(),
                 command: command_line,
+                apply: *apply,
             };
             let outcome = ops::unset(&ws, &cwd, &req, p)?;
             finish(p, None, outcome)

@@ -215,3 +215,90 @@ fn apply_given_a_source_renders_the_outputs_it_feeds() {
         r.stderr
     );
 }
+
+/// Story: `set config/prod.toml server.port=70000` exited 0; only the next `apply` found that
+/// the output it feeds broke its schema.
+#[test]
+fn set_on_a_merge_source_sees_what_it_breaks_and_apply_writes_all_at_once() {
+    let ws = Ws::new();
+    ws.put(
+        "atomic.toml",
+        "[[merge]]\nname = \"prod\"\nsources = [\"config/base.yaml\", \"config/prod.toml\"]\n\
+         output = \"out/prod.json\"\nschema = \"schema.json\"\n",
+    );
+    ws.put(
+        "schema.json",
+        r#"{"type": "object", "required": ["name"], "properties": {"port": {"type": "integer", "maximum": 65535}, "name": {"type": "string"}}}"#,
+    );
+    ws.put("config/base.yaml", "port: 80\n");
+    ws.put("config/prod.toml", "# production\nname = \"prod\"\n");
+    ws.run(&["apply"]).ok();
+    let before = ws.snapshot();
+    let output = ws.read("out/prod.json");
+
+    let r = ws
+        .run(&[
+            "set",
+            "config/prod.toml",
+            "port=70000",
+            "--message-format",
+            "json",
+        ])
+        .code(1);
+    let d = &r.records()[0];
+    assert_eq!(d["code"], "schema");
+    assert_eq!(d["file"], "config/prod.toml");
+    assert_eq!(d["pointer"], "/port");
+    // At the edited place: the line the edit added.
+    assert_eq!(d["line"], 3, "{}", r.stdout);
+    assert_eq!(ws.snapshot(), before, "nothing written");
+    let r = ws.run(&["unset", "config/prod.toml", "name"]).code(1);
+    assert!(
+        r.stderr.contains("\"name\" is a required property"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(ws.snapshot(), before, "nothing written");
+
+    // A good edit alone leaves the output stale, as before.
+    ws.run(&["set", "config/prod.toml", "port=8443"]).ok();
+    assert_eq!(ws.read("out/prod.json"), output);
+    ws.run(&["check"]).code(1);
+
+    // --apply: the edit and the outputs it feeds, one transaction.
+    let r = ws
+        .run(&[
+            "set",
+            "config/prod.toml",
+            "port=9000",
+            "--apply",
+            "--message-format",
+            "json",
+        ])
+        .ok();
+    let written: Vec<String> = r
+        .records()
+        .iter()
+        .filter(|l| l["reason"] == "file-written")
+        .map(|l| l["path"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(written, ["config/prod.toml", "out/prod.json"]);
+    assert!(ws.read("out/prod.json").contains("\"port\": 9000"));
+    ws.run(&["check"]).ok();
+    let log = ws.read(".atomic/audit.jsonl");
+    let last: Vec<Value> = log
+        .lines()
+        .rev()
+        .take(2)
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(last.iter().all(|r| r["op"] == "set"));
+    assert_eq!(
+        last[0]["run_id"], last[1]["run_id"],
+        "one run, one transaction"
+    );
+    // The source stays the user's; the output is managed.
+    ws.put("config/prod.toml", "name = \"by hand\"\nport = 9000\n");
+    let r = ws.run(&["check", "--message-format", "json"]).code(1);
+    assert_eq!(codes(&r), ["stale"], "{}", r.stdout);
+}
