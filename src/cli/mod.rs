@@ -287,6 +287,16 @@ fn dispatch(cli: &Cli, command_line: String, tool: Tool, p: &mut Printer) -> Res
                 .collect::<Result<Vec<_>, _>>()?;
             if *accept {
                 let outcome = ops::accept(&ws, &paths, command_line, p)?;
+                if p.format != args::MessageFormat::Json {
+                    let n = outcome.files;
+                    let files = if n == 1 { "file" } else { "files" };
+                    p.status(
+                        "Accepted",
+                        &format!(
+                            "{n} {files}: the present bytes are recorded (audited as `accept`)"
+                        ),
+                    );
+                }
                 return Ok(finish(p, None, outcome));
             }
             let outcome = ops::verify(&ws, &paths, p)?;

@@ -107,7 +107,7 @@ impl Printer {
     }
 
     /// A cargo-style status line: a right-aligned green verb, then the message.
-    fn status(&mut self, verb: &str, message: &str) {
+    pub fn status(&mut self, verb: &str, message: &str) {
         if self.quiet {
             return;
         }
