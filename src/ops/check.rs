@@ -81,6 +81,10 @@ pub fn check(
         // Everything these entries read is judged as the commit holds it; an output the
         // index does not hold (ignored, say) is not committed, so it is compared on disk.
         let mut wanted: BTreeSet<PathBuf> = concerned.iter().cloned().collect();
+        // The schemas the configuration names, as the commit holds them.
+        let schemas = ws.config.validate.iter().map(|v| &v.schema);
+        let schemas = schemas.chain(ws.config.merge.iter().filter_map(|m| m.schema.as_ref()));
+        wanted.extend(schemas.filter(|s| staged.holds(s)).cloned());
         for e in &entries {
             wanted.extend(e.sources.iter().cloned());
             if staged.holds(&e.output) {
@@ -133,7 +137,7 @@ pub fn check(
         outcome: &mut merged,
     };
     // An entry with findings is reported by the render; the others are compared with the disk.
-    let cache = super::schemas::SchemaCache::new(ws, true, None);
+    let cache = super::schemas::SchemaCache::through(ws, true, None, overlay.clone());
     for e in &entries {
         // Its sources' errors are reported above; a render would report them again.
         if has_invalid_source(ws, e, &invalid_files) {

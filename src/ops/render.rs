@@ -5,7 +5,6 @@
 //! output. Invariant: nothing here writes; a render either yields the output's bytes or reports
 //! why it cannot.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -266,7 +265,10 @@ pub(crate) fn render(
                 return Ok(None);
             }
         };
-        let bytes = fs::read(schema_path).map_err(|e| Error::io("read", schema_path, e))?;
+        let bytes = plan
+            .overlay
+            .read(schema_path)
+            .map_err(|e| Error::io("read", schema_path, e))?;
         schema_digest = Some(Sha256Digest::of(&bytes));
         if !schema.is_valid(&value) {
             // Only now is the provenance worth its cost: it places each error at its source.

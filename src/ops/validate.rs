@@ -7,6 +7,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use rayon::prelude::*;
@@ -70,7 +71,7 @@ pub fn validate(
     req: &ValidateRequest,
     sink: &mut dyn Sink,
 ) -> Result<Outcome, Error> {
-    validate_through(ws, cwd, req, &Overlay::default(), sink)
+    validate_through(ws, cwd, req, &Arc::default(), sink)
 }
 
 /// [`validate`], reading the files through `overlay` (the index's contents, for
@@ -79,11 +80,16 @@ pub(crate) fn validate_through(
     ws: &Workspace,
     cwd: &Path,
     req: &ValidateRequest,
-    overlay: &Overlay,
+    overlay: &Arc<Overlay>,
     sink: &mut dyn Sink,
 ) -> Result<Outcome, Error> {
     let flag_schema = req.schema.as_ref().map(|s| cwd.join(s));
-    let cache = SchemaCache::new(ws, req.format_checks, flag_schema.as_deref());
+    let cache = SchemaCache::through(
+        ws,
+        req.format_checks,
+        flag_schema.as_deref(),
+        Arc::clone(overlay),
+    );
     let limits = Limits::default();
     let (jobs, mut results, unmatched) = std::thread::scope(|scope| {
         // The schema of `--schema` applies to every file: compile it beside listing and

@@ -453,3 +453,25 @@ fn check_staged_finds_an_output_left_stale_in_the_index() {
     git(ws.root(), &["commit", "-q", "-m", "c"]).ok();
     ws.run(&["check", "--staged"]).ok();
 }
+
+#[test]
+fn a_staged_schema_is_the_one_the_commit_is_judged_by() {
+    let ws = hooked_repo();
+    // The commit tightens the schema; the working tree has the old, loose one back.
+    let loose = ws.read("schema.json");
+    ws.put(
+        "schema.json",
+        r#"{"type": "object", "properties": {"port": {"type": "integer", "maximum": 50}}}"#,
+    );
+    git(ws.root(), &["add", "schema.json"]).ok();
+    ws.put("schema.json", &loose);
+    let r = ws.run(&["check", "--staged"]).code(1);
+    // The data staged long ago breaks the staged schema, in the output it renders...
+    assert!(
+        r.stderr.contains("80 is greater than the maximum of 50"),
+        "{}",
+        r.stderr
+    );
+    // ...and the working tree alone is fine.
+    ws.run(&["check"]).ok();
+}
