@@ -192,6 +192,25 @@ impl<'s> Transaction<'s> {
         )
     }
 
+    /// [`write_user_file`](Self::write_user_file) with explicit permission bits (a restore of
+    /// a file the manifest does not record uses the backup's).
+    pub fn write_user_file_with_mode(
+        &mut self,
+        path: impl AsRef<Path>,
+        bytes: impl Into<Vec<u8>>,
+        mode: u32,
+    ) -> Result<&mut Self> {
+        self.add(
+            path.as_ref(),
+            Change::Write {
+                bytes: bytes.into(),
+                mode: Some(mode & 0o7777),
+                inputs: None,
+                unmanaged: true,
+            },
+        )
+    }
+
     /// Deletes `path`; its bytes are kept as a backup first.
     pub fn delete(&mut self, path: impl AsRef<Path>) -> Result<&mut Self> {
         self.add(path.as_ref(), Change::Delete)

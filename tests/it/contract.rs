@@ -302,3 +302,18 @@ fn set_on_a_merge_source_sees_what_it_breaks_and_apply_writes_all_at_once() {
     let r = ws.run(&["check", "--message-format", "json"]).code(1);
     assert_eq!(codes(&r), ["stale"], "{}", r.stdout);
 }
+
+#[test]
+fn restoring_a_source_leaves_it_the_users() {
+    let ws = layered();
+    ws.run(&["set", "config/prod.toml", "name=one"]).ok();
+    ws.run(&["backups", "restore", "config/prod.toml"]).ok();
+    assert_eq!(
+        ws.read("config/prod.toml"),
+        "name = \"prod\" # production\n"
+    );
+    ws.put("config/prod.toml", "name = \"by hand\"\n");
+    ws.run(&["apply"]).ok();
+    ws.run(&["check"]).ok();
+    ws.run(&["audit", "verify", "--deep"]).ok();
+}
