@@ -104,6 +104,15 @@ pub fn check(
         entries.retain(|e| super::apply::touches(e, &files));
     }
     let overlay = Arc::new(overlay);
+    // A finding in a file whose staged text is not the working tree's says so: the file a
+    // person opens may not show it.
+    let mut noted = StagedNote {
+        sink,
+        root: &ws.root,
+        overlay: &overlay,
+        staged: req.staged,
+    };
+    let sink: &mut dyn Sink = &mut noted;
     // Held to the end: no writer changes outputs or the manifest while we compare them.
     let store = Store::open_shared(&ws.root, ws.store_options(String::new()), sink)?;
     let mut invalid = Invalid {
@@ -189,6 +198,34 @@ pub fn check(
         )));
     }
     Ok(outcome)
+}
+
+/// Passes events on, adding to a finding in a staged file that differs from the working tree
+/// a note that it is about the staged text.
+struct StagedNote<'a> {
+    sink: &'a mut dyn Sink,
+    root: &'a Path,
+    overlay: &'a Overlay,
+    staged: bool,
+}
+
+impl Sink for StagedNote<'_> {
+    fn event(&mut self, mut event: Event) {
+        if let Event::Diagnostic(d) = &mut event
+            && self.staged
+        {
+            let abs = self.root.join(&d.file);
+            if self.overlay.covers(&abs)
+                && self.overlay.read_optional(&abs).ok() != Some(std::fs::read(&abs).ok())
+            {
+                d.notes.push(
+                    "in the staged text (git's index), which differs from the working tree"
+                        .to_owned(),
+                );
+            }
+        }
+        self.sink.event(event);
+    }
 }
 
 /// Passes events on, noting the files with errors.

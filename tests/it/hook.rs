@@ -326,7 +326,8 @@ fn the_hook_judges_the_staged_content_not_the_working_tree() {
     assert_ne!(r.code, 0, "staged-bad/worktree-good must be refused");
     // At the staged text's line, not the working tree's (which has one line).
     assert!(
-        r.stderr.contains("--> config/app.json:2:11"),
+        r.stderr.contains("--> config/app.json:2:11")
+            && r.stderr.contains("in the staged text (git's index)"),
         "{}",
         r.stderr
     );
