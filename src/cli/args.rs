@@ -136,16 +136,20 @@ nothing is written (exit 1). Outputs whose bytes are already right are not touch
 of every replaced output are kept as a backup, and the manifest records the sha256 of each
 output's sources and schema.
 
-Under pre-commit (PRE_COMMIT=1) the arguments are the staged files: the entries they are a
-source, schema or output of are applied, and the exit code is 1 if a file was changed, so that
-the commit stops for it to be staged.
+An argument is a [[merge]] name, or a file: then the entries it is a source, schema or output
+of are applied (as `check FILES` checks them). Under pre-commit (PRE_COMMIT=1) every argument is
+a staged file, and the exit code is 1 if a file was changed, so that the commit stops for it to
+be staged.
 
 Examples:
   cargo atomic apply
   cargo atomic apply prod staging
+  cargo atomic apply config/base.yaml
   cargo atomic apply --dry-run")]
     Apply {
-        /// The [[merge]] entries to render; default: all (under PRE_COMMIT=1: files)
+        /// [[merge]] entries to render, by name or by a file they read (a source, the schema);
+        /// default: all
+        #[arg(value_name = "NAMES|FILES")]
         names: Vec<String>,
         /// Print a unified diff of each output that would change, and write nothing
         #[arg(long)]
@@ -160,13 +164,21 @@ still has the bytes it wrote (else `drift`). Exit 1 on any finding. Takes only a
 Given files (a hook's staged files), only what concerns them is checked: each is parsed and
 validated when a schema applies, and the [[merge]] entries they belong to are compared.
 
+With --staged, what git's index holds is checked instead of the working tree: every staged
+JSON, YAML and TOML file (or the files given), at the lines of its staged text, and the outputs
+they feed as the commit would hold them. This is what `hook install`'s hook runs.
+
 Examples:
   cargo atomic check
   cargo atomic check --message-format github
-  cargo atomic check config/prod.yaml config/base.yaml")]
+  cargo atomic check config/prod.yaml config/base.yaml
+  cargo atomic check --staged")]
     Check {
         /// Only these files and the [[merge]] outputs they are part of; default: everything
         files: Vec<PathBuf>,
+        /// Check what is staged for commit (git's index), not the working tree
+        #[arg(long)]
+        staged: bool,
     },
     /// Show where a value of a merged output came from: every source that set or overrode it
     #[command(after_help = "\
@@ -189,12 +201,20 @@ Examples:
   cargo atomic config --message-format json")]
     Config,
     /// Replace FILE with standard input, atomically and durably, keeping the old bytes as a backup
-    #[command(
-        after_help = "Example:\n  jq '.port = 9090' config/app.json | cargo atomic write config/app.json"
-    )]
+    #[command(after_help = "\
+The input is validated first against the schema `validate` would use for FILE (or --schema):
+data it refuses is a finding placed in the standard input's text (exit 1), and nothing is
+written. FILE then becomes a managed file: a later hand edit is `drift` until
+`verify --accept FILE`.
+
+Example:
+  jq '.port = 9090' config/app.json | cargo atomic write config/app.json")]
     Write {
         /// The file to replace (or create), inside the workspace
         file: PathBuf,
+        /// Validate the input against this schema instead of the one `validate` would choose
+        #[arg(long, value_name = "SCHEMA")]
+        schema: Option<PathBuf>,
         /// Replace a file that has other hard links (they keep the old bytes)
         #[arg(long)]
         allow_hardlinks: bool,
@@ -209,8 +229,14 @@ invalid result writes nothing and exits 1. An edit that cannot be made exactly i
 exit 2: YAML aliases and anchored values that aliases repeat, merge keys, several documents;
 null in TOML.
 
+When the file is a source of [[merge]] entries, their outputs are rendered with the edit too,
+and what the edit breaks there is a finding at the edited place (exit 1, nothing written).
+--apply writes those outputs with the edit, as one transaction. The file stays yours: an edit
+does not make it a managed file.
+
 Examples:
   cargo atomic set config/app.toml server.port=8080 server.host=example.com
+  cargo atomic set config/prod.toml server.port=8443 --apply
   cargo atomic set config/app.yaml '/tags/-=\"beta\"' 'limits={\"cpu\": 2}'
   cargo atomic set config/app.json version=1.10 --string")]
     Set {
@@ -225,6 +251,9 @@ Examples:
         /// Validate the edited file against this schema instead of the one `validate` would choose
         #[arg(long, value_name = "SCHEMA")]
         schema: Option<PathBuf>,
+        /// Also write the [[merge]] outputs the file feeds, re-rendered, in the same transaction
+        #[arg(long)]
+        apply: bool,
     },
     /// Remove keys (or array elements) from a JSON, YAML or TOML file in place, keeping the rest as it is
     #[command(after_help = "\
@@ -243,14 +272,27 @@ Examples:
         /// Validate the edited file against this schema instead of the one `validate` would choose
         #[arg(long, value_name = "SCHEMA")]
         schema: Option<PathBuf>,
+        /// Also write the [[merge]] outputs the file feeds, re-rendered, in the same transaction
+        #[arg(long)]
+        apply: bool,
     },
     /// Compare files with the SHA-256 recorded when cargo atomic last wrote them
-    #[command(
-        after_help = "Examples:\n  cargo atomic verify\n  cargo atomic verify config/app.json --message-format json"
-    )]
+    #[command(after_help = "\
+Managed files are those cargo atomic generates ([[merge]] outputs, `merge -o`) or is told to
+manage (`write`); a file only edited with `set`/`unset` stays the user's. A managed file edited
+by hand is a finding here and `drift` in `check`; --accept takes its present bytes as recorded
+(audited as `accept`).
+
+Examples:
+  cargo atomic verify
+  cargo atomic verify config/app.json --message-format json
+  cargo atomic verify --accept config/app.json")]
     Verify {
         /// Files to check; default: every managed file
         paths: Vec<PathBuf>,
+        /// Accept the present bytes of these managed files (edited by hand) as recorded
+        #[arg(long, requires = "paths")]
+        accept: bool,
     },
     /// Finish an interrupted transaction (every command also does this first), or undo it
     #[command(after_help = "Examples:\n  cargo atomic recover\n  cargo atomic recover --rollback")]

@@ -87,6 +87,10 @@ pub fn run(argv: Vec<std::ffi::OsString>) -> i32 {
             e.exit_code()
         }
     };
+    // A completion script is not a JSON stream.
+    if !matches!(cli.command, Command::Completions { .. }) {
+        p.close_summary(code == exit::FAILURE);
+    }
     p.finish();
     code
 }
@@ -122,6 +126,7 @@ fn dispatch(cli: &Cli, command_line: String, tool: Tool, p: &mut Printer) -> Res
                 schema: schema.clone(),
                 format_checks: !no_format_checks,
                 quiet_without_schema: false,
+                say_why_empty: true,
             };
             let outcome = ops::validate(&ws, &cwd, &req, p)?;
             finish(p, Some("validation"), outcome)
@@ -150,16 +155,18 @@ fn dispatch(cli: &Cli, command_line: String, tool: Tool, p: &mut Printer) -> Res
             };
             let (outcome, text) = ops::merge(&ws, &cwd, &req, p)?;
             if let Some(text) = text {
+                // Standard output is the merged document, not a JSON-lines stream.
                 p.out(&text);
+                p.no_summary();
             }
             finish(p, None, outcome)
         }
         Command::Apply { names, dry_run } => {
-            // Under pre-commit the arguments are the staged files.
+            // Under pre-commit the arguments are the staged files; elsewhere names or files.
             let (names, files) = if pre_commit() {
                 (Vec::new(), names.iter().map(PathBuf::from).collect())
             } else {
-                (names.clone(), Vec::new())
+                ops::split_targets(&ws, &cwd, names)
             };
             let req = ApplyRequest {
                 names,
@@ -176,9 +183,10 @@ fn dispatch(cli: &Cli, command_line: String, tool: Tool, p: &mut Printer) -> Res
                 code
             }
         }
-        Command::Check { files } => {
+        Command::Check { files, staged } => {
             let req = CheckRequest {
                 files: files.clone(),
+                staged: *staged,
             };
             let outcome = ops::check(&ws, &cwd, &req, p)?;
             finish(p, Some("check"), outcome)
@@ -216,6 +224,7 @@ fn dispatch(cli: &Cli, command_line: String, tool: Tool, p: &mut Printer) -> Res
         }
         Command::Write {
             file,
+            schema,
             allow_hardlinks,
         } => {
             let mut bytes = Vec::new();
@@ -232,6 +241,7 @@ fn dispatch(cli: &Cli, command_line: String, tool: Tool, p: &mut Printer) -> Res
                 bytes,
                 allow_hardlinks: *allow_hardlinks,
                 command: command_line,
+                schema: schema.as_ref().map(|s| cwd.join(s)),
             };
             let outcome = ops::write(&ws, req, p)?;
             finish(p, None, outcome)
@@ -241,6 +251,7 @@ fn dispatch(cli: &Cli, command_line: String, tool: Tool, p: &mut Printer) -> Res
             assignments,
             string,
             schema,
+            apply,
         } => {
             let req = SetRequest {
                 file: file.clone(),
@@ -248,25 +259,46 @@ fn dispatch(cli: &Cli, command_line: String, tool: Tool, p: &mut Printer) -> Res
                 string: *string,
                 schema: schema.clone(),
                 command: command_line,
+                apply: *apply,
             };
             let outcome = ops::set(&ws, &cwd, &req, p)?;
             finish(p, None, outcome)
         }
-        Command::Unset { file, keys, schema } => {
+        Command::Unset {
+            file,
+            keys,
+            schema,
+            apply,
+        } => {
             let req = UnsetRequest {
                 file: file.clone(),
                 keys: keys.clone(),
                 schema: schema.clone(),
                 command: command_line,
+                apply: *apply,
             };
             let outcome = ops::unset(&ws, &cwd, &req, p)?;
             finish(p, None, outcome)
         }
-        Command::Verify { paths } => {
+        Command::Verify { paths, accept } => {
             let paths = paths
                 .iter()
                 .map(|f| ws.relative(&cwd, f))
                 .collect::<Result<Vec<_>, _>>()?;
+            if *accept {
+                let outcome = ops::accept(&ws, &paths, command_line, p)?;
+                if p.format != args::MessageFormat::Json {
+                    let n = outcome.files;
+                    let files = if n == 1 { "file" } else { "files" };
+                    p.status(
+                        "Accepted",
+                        &format!(
+                            "{n} {files}: the present bytes are recorded (audited as `accept`)"
+                        ),
+                    );
+                }
+                return Ok(finish(p, None, outcome));
+            }
             let outcome = ops::verify(&ws, &paths, p)?;
             finish(p, Some("verification"), outcome)
         }
@@ -326,7 +358,8 @@ fn dispatch(cli: &Cli, command_line: String, tool: Tool, p: &mut Printer) -> Res
                 deep: *deep,
                 repair: *repair,
             };
-            ops::audit_verify(&ws, &req, p)?.exit_code()
+            let outcome = ops::audit_verify(&ws, &req, p)?;
+            finish(p, None, outcome)
         }
     };
     Ok(code)
@@ -338,8 +371,9 @@ fn pre_commit() -> bool {
 }
 
 fn finish(p: &mut Printer, verb: Option<&str>, outcome: Outcome) -> i32 {
-    if let Some(verb) = verb {
-        p.summary(verb, &outcome);
+    match verb {
+        Some(verb) => p.summary(verb, &outcome),
+        None => p.machine_summary(&outcome),
     }
     outcome.exit_code()
 }

@@ -43,6 +43,10 @@ pub struct Printer {
     sarif: Vec<serde_json::Value>,
     /// The progress bar (or plain progress lines) on stderr.
     progress: ProgressDisplay,
+    /// What the events so far counted, for a command that returns no [`Outcome`].
+    tally: Outcome,
+    /// A `summary` line was printed: a JSON stream ends with exactly one.
+    summarized: bool,
 }
 
 impl Printer {
@@ -54,6 +58,8 @@ impl Printer {
             verbose,
             pipe_closed: false,
             sarif: Vec::new(),
+            tally: Outcome::default(),
+            summarized: false,
             progress: ProgressDisplay::new(
                 !quiet && matches!(format, MessageFormat::Human | MessageFormat::Short),
                 color,
@@ -101,7 +107,7 @@ impl Printer {
     }
 
     /// A cargo-style status line: a right-aligned green verb, then the message.
-    fn status(&mut self, verb: &str, message: &str) {
+    pub fn status(&mut self, verb: &str, message: &str) {
         if self.quiet {
             return;
         }
@@ -178,13 +184,7 @@ impl Printer {
     /// The last line of a command that looked at files.
     pub fn summary(&mut self, noun: &str, outcome: &Outcome) {
         match self.format {
-            MessageFormat::Json => self.json(&serde_json::json!({
-                "reason": "summary",
-                "files": outcome.files,
-                "errors": outcome.errors + outcome.fatal,
-                "warnings": outcome.warnings,
-                "written": outcome.written,
-            })),
+            MessageFormat::Json => self.machine_summary(outcome),
             _ if outcome.errors + outcome.fatal > 0 => {
                 let n = outcome.errors + outcome.fatal;
                 let msg = format!(
@@ -209,6 +209,35 @@ impl Printer {
                 ),
             ),
         }
+    }
+
+    /// The `summary` line that ends every JSON stream (nothing in other formats).
+    pub fn machine_summary(&mut self, outcome: &Outcome) {
+        if self.format != MessageFormat::Json || self.summarized {
+            return;
+        }
+        self.summarized = true;
+        self.json(&serde_json::json!({
+            "reason": "summary",
+            "files": outcome.files,
+            "errors": outcome.errors + outcome.fatal,
+            "warnings": outcome.warnings,
+            "written": outcome.written,
+        }));
+    }
+
+    /// Standard output carries data (a merged document), not JSON lines: no `summary`.
+    pub fn no_summary(&mut self) {
+        self.summarized = true;
+    }
+
+    /// Ends a JSON stream that has no `summary` yet (a command that returns no [`Outcome`],
+    /// or one that could not run: `failed` counts that as an error) with one made from the
+    /// events it reported.
+    pub fn close_summary(&mut self, failed: bool) {
+        let mut tally = self.tally;
+        tally.errors += usize::from(failed);
+        self.machine_summary(&tally);
     }
 
     /// A failure: the whole error chain, then (for JSON) a machine-readable line too.
@@ -453,6 +482,16 @@ impl Printer {
 
 impl Sink for Printer {
     fn event(&mut self, event: Event) {
+        match &event {
+            Event::Diagnostic(d) if d.severity == Severity::Error => self.tally.errors += 1,
+            Event::Diagnostic(_) => self.tally.warnings += 1,
+            Event::FileWritten { .. } | Event::FileDeleted { .. } => {
+                self.tally.files += 1;
+                self.tally.written += 1;
+            }
+            Event::Verified { .. } | Event::FileUnchanged { .. } => self.tally.files += 1,
+            _ => {}
+        }
         if let Event::Diagnostic(d) = &event {
             self.diagnostic(d);
             return;

@@ -23,13 +23,35 @@ use crate::store::{self, Sha256Digest, Store};
 pub struct ApplyRequest {
     /// `[[merge]]` names; empty: all of them.
     pub names: Vec<String>,
-    /// Only the entries these files (relative to the current directory) are a source, schema
-    /// or output of: a pre-commit hook's staged files. Empty: no such filter.
+    /// Also the entries these files (relative to the current directory) are a source, schema
+    /// or output of (`apply config/base.yaml`, a pre-commit hook's staged files); with no
+    /// names, only those.
     pub files: Vec<PathBuf>,
     /// Print a unified diff per output instead of writing.
     pub dry_run: bool,
     /// The command line, recorded with backups.
     pub command: String,
+}
+
+/// Splits `apply`'s arguments into `[[merge]]` names and files (whose entries are re-rendered,
+/// as `check FILES` checks them): a name the configuration has is a name; an argument that
+/// exists as a path, or looks like one (a `/`, or a known extension), is a file; the rest are
+/// names, so an unknown one is reported as such.
+pub fn split_targets(ws: &Workspace, cwd: &Path, args: &[String]) -> (Vec<String>, Vec<PathBuf>) {
+    let mut names = Vec::new();
+    let mut files = Vec::new();
+    for a in args {
+        let path = Path::new(a);
+        let looks_like_path = a.contains('/') || crate::doc::Format::from_path(path).is_some();
+        if ws.config.merge.iter().any(|e| &e.name == a) {
+            names.push(a.clone());
+        } else if looks_like_path || cwd.join(path).exists() {
+            files.push(path.to_owned());
+        } else {
+            names.push(a.clone());
+        }
+    }
+    (names, files)
 }
 
 /// The `[[merge]]` entries `names` selects (all for none); an unknown name is a usage error.
@@ -175,14 +197,25 @@ pub fn apply(
     req: &ApplyRequest,
     sink: &mut dyn Sink,
 ) -> Result<Outcome, Error> {
-    let mut entries = select(ws, &req.names)?;
+    let mut entries = if req.names.is_empty() && !req.files.is_empty() {
+        Vec::new()
+    } else {
+        select(ws, &req.names)?
+    };
     if !req.files.is_empty() {
         let files: HashSet<PathBuf> = req
             .files
             .iter()
             .map(|f| ws.relative(cwd, f))
             .collect::<Result<_, _>>()?;
-        entries.retain(|e| touches(e, &files));
+        if let Some(f) = req.files.iter().find(|f| !cwd.join(f).exists()) {
+            return Err(Error::Usage(format!("`{}` does not exist", f.display())));
+        }
+        for e in select(ws, &[])? {
+            if touches(e, &files) && !entries.iter().any(|s| std::ptr::eq(*s, e)) {
+                entries.push(e);
+            }
+        }
     }
     let (mut outcome, rendered) = render_counted(ws, &entries, sink)?;
     let Some(mut rendered) = rendered else {

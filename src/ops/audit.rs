@@ -200,10 +200,11 @@ impl Deep {
                     return;
                 }
                 self.files.insert(path.clone(), (line, r.after));
-                // A rolled-back `recover` record's "before" is bytes that were never kept, and
-                // rotated copies are not backups.
+                // A rolled-back `recover` record's "before" is bytes that were never kept,
+                // rotated copies are not backups, and `accept` replaced no bytes.
                 if op != "recover"
                     && op != "rotate"
+                    && op != crate::store::ACCEPT
                     && r.before != r.after
                     && let Some(b) = r.before
                 {
@@ -226,7 +227,13 @@ impl Deep {
                 format!("sha256 {} ({} bytes)", s.sha256, s.size)
             })
         };
+        let manifest = store.manifest()?;
         for (path, (line, recorded)) in &self.files {
+            // A file that stays the user's (edited with `set`, never written or generated) may
+            // be edited by hand: only files cargo atomic manages, or deleted, must match.
+            if recorded.is_some() && !manifest.files.contains_key(path) {
+                continue;
+            }
             let now = match current(&store.root().join(path)) {
                 Ok(now) => now,
                 Err(e) => {

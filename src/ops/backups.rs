@@ -61,7 +61,9 @@ pub fn restore(
     };
     let bytes = store.read_backup(&record)?;
     let mut tx = store.transaction("restore");
-    tx.write_with_mode(&record.path, bytes, record.mode)?;
+    // Restoring a file does not make it cargo atomic's: one the manifest does not record (a
+    // source edited with `set`) stays the user's.
+    tx.write_user_file_with_mode(&record.path, bytes, record.mode)?;
     let committed = tx.commit()?;
     drop(store);
     Ok(write::report(committed, sink))

@@ -5,29 +5,39 @@
 //! 3. every managed file matches the manifest (else `drift`: edited by hand since written);
 //! 4. the audit log's hash chain and head are whole (else `audit`).
 //!
-//! Given files (a pre-commit hook's), only what concerns them is checked.
+//! Given files (a pre-commit hook's), only what concerns them is checked. With `staged`, the
+//! files are what git's index holds (every staged file, or those given), read from the index:
+//! what a commit would contain, whatever the working tree says.
 //!
 //! Invariant: nothing here writes, except that opening the store finishes an interrupted
 //! transaction first, as every command does.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use super::apply::{current, has_invalid_source, select, unified_diff};
+use super::apply::{has_invalid_source, select, unified_diff};
 use super::render::Findings;
-use super::{Error, Outcome, ValidateRequest, Workspace, validate};
+use super::staged::{Overlay, Staged};
+use super::validate::validate_through;
+use super::{Error, Outcome, ValidateRequest, Workspace};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::event::{Event, Progress, Sink};
-use crate::store::{Store, VerifyOptions};
+use crate::store::{FileState, Sha256Digest, Store, VerifyOptions};
 
 /// What to check.
 #[derive(Debug, Clone, Default)]
 pub struct CheckRequest {
     /// Only these files (relative to the current directory): a hook's staged files. They are
     /// parsed, validated when a schema applies, and the `[[merge]]` entries they are a source,
-    /// schema or output of are checked. Empty: everything.
+    /// schema or output of are checked. Empty: everything (with `staged`: every staged file).
     pub files: Vec<PathBuf>,
+    /// Judge what git's index holds, not the working tree: what a commit would contain.
+    pub staged: bool,
 }
+
+/// The file kinds a hook looks at among the staged files.
+const HOOK_EXTENSIONS: &[&str] = &["json", "yaml", "yml", "toml"];
 
 /// Runs every check; findings are events, counted in the outcome.
 pub fn check(
@@ -36,33 +46,97 @@ pub fn check(
     req: &CheckRequest,
     sink: &mut dyn Sink,
 ) -> Result<Outcome, Error> {
-    let files: HashSet<PathBuf> = req
+    let mut files: HashSet<PathBuf> = req
         .files
         .iter()
         .map(|f| ws.relative(cwd, f))
         .collect::<Result<_, _>>()?;
+    // Relative to the root, as the files are (`cwd` itself for the working tree).
+    let mut paths = req.files.clone();
+    let mut base = cwd.to_owned();
+    let mut overlay = Overlay::default();
+    let mut deleted = HashSet::new();
+    let mut entries = select(ws, &[])?;
+    if req.staged {
+        let staged = Staged::read(ws)?;
+        if files.is_empty() {
+            files = staged
+                .changed
+                .iter()
+                .filter(|p| {
+                    p.extension()
+                        .is_some_and(|e| HOOK_EXTENSIONS.iter().any(|x| e == *x))
+                })
+                .cloned()
+                .collect();
+        } else if let Some(f) = files.iter().find(|f| !staged.holds(f)) {
+            return Err(Error::Usage(format!(
+                "`{}` is not in the git index: nothing of it would be committed",
+                f.display()
+            )));
+        }
+        deleted = staged.deleted.iter().cloned().collect();
+        let concerned: HashSet<PathBuf> = files.union(&deleted).cloned().collect();
+        entries.retain(|e| super::apply::touches(e, &concerned));
+        // Everything these entries read is judged as the commit holds it; an output the
+        // index does not hold (ignored, say) is not committed, so it is compared on disk.
+        let mut wanted: BTreeSet<PathBuf> = concerned.iter().cloned().collect();
+        // The schemas the configuration names, as the commit holds them.
+        let schemas = ws.config.validate.iter().map(|v| &v.schema);
+        let schemas = schemas.chain(ws.config.merge.iter().filter_map(|m| m.schema.as_ref()));
+        wanted.extend(schemas.filter(|s| staged.holds(s)).cloned());
+        for e in &entries {
+            wanted.extend(e.sources.iter().cloned());
+            if staged.holds(&e.output) {
+                wanted.insert(e.output.clone());
+            }
+        }
+        overlay = staged.overlay(ws, &wanted)?;
+        let mut sorted: Vec<PathBuf> = files.iter().cloned().collect();
+        sorted.sort();
+        paths = sorted;
+        base = ws.root.clone();
+        if files.is_empty() && deleted.is_empty() {
+            // Nothing staged that cargo atomic reads: nothing to judge.
+            return Ok(Outcome::default());
+        }
+    } else if !files.is_empty() {
+        entries.retain(|e| super::apply::touches(e, &files));
+    }
+    let overlay = Arc::new(overlay);
+    // A finding in a file whose staged text is not the working tree's says so: the file a
+    // person opens may not show it.
+    let mut noted = StagedNote {
+        sink,
+        root: &ws.root,
+        overlay: &overlay,
+        staged: req.staged,
+    };
+    let sink: &mut dyn Sink = &mut noted;
     // Held to the end: no writer changes outputs or the manifest while we compare them.
     let store = Store::open_shared(&ws.root, ws.store_options(String::new()), sink)?;
     let mut invalid = Invalid {
         sink,
         files: HashSet::new(),
     };
-    let mut outcome = validate(
-        ws,
-        cwd,
-        &ValidateRequest {
-            paths: req.files.clone(),
-            format_checks: true,
-            quiet_without_schema: !files.is_empty(),
-            ..ValidateRequest::default()
-        },
-        &mut invalid,
-    )?;
+    let mut outcome = if req.staged && paths.is_empty() {
+        // Only deletions: there is no staged file to validate.
+        Outcome::default()
+    } else {
+        validate_through(
+            ws,
+            &base,
+            &ValidateRequest {
+                paths,
+                format_checks: true,
+                quiet_without_schema: !files.is_empty(),
+                ..ValidateRequest::default()
+            },
+            &overlay,
+            &mut invalid,
+        )?
+    };
     let invalid_files = invalid.files;
-    let mut entries = select(ws, &[])?;
-    if !files.is_empty() {
-        entries.retain(|e| super::apply::touches(e, &files));
-    }
     let mut merged = Outcome {
         files: entries.len(),
         ..Outcome::default()
@@ -72,17 +146,20 @@ pub fn check(
         outcome: &mut merged,
     };
     // An entry with findings is reported by the render; the others are compared with the disk.
-    let cache = super::schemas::SchemaCache::new(ws, true, None);
+    let cache = super::schemas::SchemaCache::through(ws, true, None, overlay.clone());
     for e in &entries {
         // Its sources' errors are reported above; a render would report them again.
         if has_invalid_source(ws, e, &invalid_files) {
             continue;
         }
-        let plan = super::render::Plan::of_entry(ws, e);
+        let plan = super::render::Plan::of_entry(ws, e).with_overlay(overlay.clone());
         let Some(r) = super::render::render(ws, &cache, &plan, &mut found)? else {
             continue;
         };
-        let old = current(&ws.root.join(&e.output))?;
+        let abs = ws.root.join(&e.output);
+        let old = overlay
+            .read_optional(&abs)
+            .map_err(|err| Error::io("read", &abs, err))?;
         let old = old.as_deref().map(String::from_utf8_lossy);
         match old.as_deref() {
             Some(o) if o == r.text => {}
@@ -106,13 +183,49 @@ pub fn check(
     }
     outcome.add(merged);
     if let Some(store) = &store {
-        outcome.add(drift(store, &files, sink)?);
+        let only: HashSet<PathBuf> = files.union(&deleted).cloned().collect();
+        outcome.add(drift(store, &only, &overlay, sink)?);
         // The whole chain, once per run; a hook's run over some files leaves it to CI.
-        if files.is_empty() && ws.config.audit.enabled {
+        if only.is_empty() && !req.staged && ws.config.audit.enabled {
             outcome.add(audit_chain(store, sink)?);
         }
     }
+    if outcome.files == 0 && files.is_empty() && !req.staged && ws.config.validate.is_empty() {
+        outcome.warnings += 1;
+        sink.event(Event::Diagnostic(super::validate::nothing_to_do(
+            ws,
+            "nothing to check: no [[validate]] or [[merge]] entry, and no file cargo atomic wrote",
+        )));
+    }
     Ok(outcome)
+}
+
+/// Passes events on, adding to a finding in a staged file that differs from the working tree
+/// a note that it is about the staged text.
+struct StagedNote<'a> {
+    sink: &'a mut dyn Sink,
+    root: &'a Path,
+    overlay: &'a Overlay,
+    staged: bool,
+}
+
+impl Sink for StagedNote<'_> {
+    fn event(&mut self, mut event: Event) {
+        if let Event::Diagnostic(d) = &mut event
+            && self.staged
+        {
+            let abs = self.root.join(&d.file);
+            if self.overlay.covers(&abs)
+                && self.overlay.read_optional(&abs).ok() != Some(std::fs::read(&abs).ok())
+            {
+                d.notes.push(
+                    "in the staged text (git's index), which differs from the working tree"
+                        .to_owned(),
+                );
+            }
+        }
+        self.sink.event(event);
+    }
 }
 
 /// Passes events on, noting the files with errors.
@@ -148,7 +261,12 @@ fn audit_chain(store: &Store, sink: &mut dyn Sink) -> Result<Outcome, Error> {
 }
 
 /// Every managed file against the manifest.
-fn drift(store: &Store, only: &HashSet<PathBuf>, sink: &mut dyn Sink) -> Result<Outcome, Error> {
+fn drift(
+    store: &Store,
+    only: &HashSet<PathBuf>,
+    overlay: &Overlay,
+    sink: &mut dyn Sink,
+) -> Result<Outcome, Error> {
     let mut manifest = store.manifest()?;
     if !only.is_empty() {
         manifest.files.retain(|p, _| only.contains(Path::new(p)));
@@ -160,7 +278,18 @@ fn drift(store: &Store, only: &HashSet<PathBuf>, sink: &mut dyn Sink) -> Result<
     let mut progress = Progress::new("verifying files", manifest.files.len() as u64);
     for (path, recorded) in &manifest.files {
         progress.tick(sink);
-        let now = store.hash(path.as_ref())?;
+        let abs = store.root().join(path);
+        let now = if overlay.covers(&abs) {
+            let bytes = overlay
+                .read_optional(&abs)
+                .map_err(|e| Error::io("read", &abs, e))?;
+            bytes.map(|b| FileState {
+                sha256: Sha256Digest::of(&b),
+                size: b.len() as u64,
+            })
+        } else {
+            store.hash(path.as_ref())?
+        };
         let d = match now {
             Some(now) if now == *recorded => {
                 sink.event(Event::Verified {

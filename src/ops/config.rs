@@ -141,3 +141,32 @@ impl Walk<'_> {
         }
     }
 }
+
+/// Where the value at `pointer` of the effective configuration was written: the file (as
+/// shown), its text, its span index, and the value's pointer inside that file. `None` for a
+/// default or a file that cannot be read again.
+pub(crate) fn config_origin(
+    ws: &Workspace,
+    pointer: &str,
+) -> Option<(PathBuf, String, doc::SpanIndex, String)> {
+    let mut tokens = pointer.trim_start_matches('/').splitn(3, '/');
+    let (file, at) = if let (Some(list), Some(Ok(i))) =
+        (tokens.next(), tokens.next().map(str::parse))
+        && let Some((part, local)) = super::members::owner(&ws.packages, list, i)
+    {
+        let rest = tokens.next().map(|r| format!("/{r}")).unwrap_or_default();
+        let at = format!("/package/metadata/atomic/{list}/{local}{rest}");
+        (part.manifest.clone(), at)
+    } else {
+        let path = ws.config_source.clone()?;
+        let prefix = if path.file_name().is_some_and(|n| n == "Cargo.toml") {
+            "/workspace/metadata/atomic"
+        } else {
+            ""
+        };
+        (path, format!("{prefix}{pointer}"))
+    };
+    let text = fs::read_to_string(&file).ok()?;
+    let index = doc::index(Format::Toml, &text).into_iter().next()?;
+    Some((ws.shown(&file), text, index, at))
+}

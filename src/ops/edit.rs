@@ -12,7 +12,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use std::sync::Arc;
+
+use super::render::{Findings, Plan, Rendered, render};
 use super::schemas::SchemaCache;
+use super::staged::Overlay;
 use super::validate::{configured_schema, in_file_schema, problem_diagnostic, schema_diagnostic};
 use super::{Error, Outcome, Workspace, write};
 use crate::diagnostic::Diagnostic;
@@ -35,6 +39,8 @@ pub struct SetRequest {
     pub schema: Option<PathBuf>,
     /// The command line, recorded with the backup.
     pub command: String,
+    /// Also write the `[[merge]]` outputs the file feeds, re-rendered, in the same transaction.
+    pub apply: bool,
 }
 
 /// `unset`: which keys to remove from which file.
@@ -48,6 +54,8 @@ pub struct UnsetRequest {
     pub schema: Option<PathBuf>,
     /// The command line, recorded with the backup.
     pub command: String,
+    /// Also write the `[[merge]]` outputs the file feeds, re-rendered, in the same transaction.
+    pub apply: bool,
 }
 
 /// One change.
@@ -70,7 +78,7 @@ pub fn set(
         .map(|a| edit::parse_assignment(a, req.string).map(|(k, v)| Change::Set(k, v)))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Error::Usage(e.to_string()))?;
-    let target = Target::new(ws, cwd, &req.file, req.schema.as_deref())?;
+    let target = Target::new(ws, cwd, &req.file, req.schema.as_deref(), req.apply)?;
     target.run(ws, "set", &changes, req.command.clone(), sink)
 }
 
@@ -87,7 +95,7 @@ pub fn unset(
         .map(|k| KeyPath::parse(k).map(Change::Unset))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Error::Usage(e.to_string()))?;
-    let target = Target::new(ws, cwd, &req.file, req.schema.as_deref())?;
+    let target = Target::new(ws, cwd, &req.file, req.schema.as_deref(), req.apply)?;
     target.run(ws, "unset", &changes, req.command.clone(), sink)
 }
 
@@ -99,6 +107,8 @@ struct Target {
     format: Format,
     /// `--schema`, absolute.
     flag: Option<PathBuf>,
+    /// Write the outputs the file feeds too.
+    apply: bool,
 }
 
 /// The edited text, or why it must not be written.
@@ -109,7 +119,13 @@ enum Computed {
 }
 
 impl Target {
-    fn new(ws: &Workspace, cwd: &Path, file: &Path, schema: Option<&Path>) -> Result<Self, Error> {
+    fn new(
+        ws: &Workspace,
+        cwd: &Path,
+        file: &Path,
+        schema: Option<&Path>,
+        apply: bool,
+    ) -> Result<Self, Error> {
         let rel = ws.relative(cwd, file)?;
         let format = Format::from_path(&rel).ok_or_else(|| {
             Error::Usage(format!(
@@ -122,6 +138,7 @@ impl Target {
             rel,
             format,
             flag: schema.map(|s| cwd.join(s)),
+            apply,
         })
     }
 
@@ -147,12 +164,27 @@ impl Target {
         let before = self.read()?;
         let mut computed = self.compute(ws, &before, changes)?;
         let mut store = None;
+        let mut outputs = Vec::new();
+        if let Computed::Text(text) = &computed {
+            // The outputs this file feeds, rendered from the edited text: their findings are
+            // the edit's, placed in the edited text.
+            match self.outputs(ws, &before, text)? {
+                Ok(rendered) => outputs = rendered,
+                Err(found) => computed = Computed::Findings(found, false),
+            }
+        }
         if let Computed::Text(_) = computed {
             let opened = Store::open(&ws.root, ws.store_options(command), sink)?;
             // Under the lock: if another writer changed the file meanwhile, edit its bytes.
             let now = self.read()?;
             if now != before {
                 computed = self.compute(ws, &now, changes)?;
+                if let Computed::Text(text) = &computed {
+                    match self.outputs(ws, &now, text)? {
+                        Ok(rendered) => outputs = rendered,
+                        Err(found) => computed = Computed::Findings(found, false),
+                    }
+                }
             }
             store = Some(opened);
         }
@@ -172,11 +204,92 @@ impl Target {
         };
         let store = store.expect("opened for a text to write");
         let mut tx = store.transaction(op);
-        tx.write(&self.rel, text)?;
+        // An edit does not make the file cargo atomic's: a later hand edit is no drift.
+        tx.write_user_file(&self.rel, text)?;
+        if self.apply {
+            for (output, rendered) in outputs {
+                store::check_target(&ws.root, &ws.config.settings.state_dir, &output)?;
+                tx.write_generated(&output, rendered.text, rendered.inputs)?;
+            }
+        }
         let committed = tx.commit()?;
         drop(store);
-        outcome.written = write::report(committed, sink).written;
+        let reported = write::report(committed, sink);
+        outcome.files = reported.files;
+        outcome.written = reported.written;
         Ok(outcome)
+    }
+
+    /// Renders every `[[merge]]` entry that has this file as a source, reading it as `text`:
+    /// each output's path and bytes, or the findings the edit brings (those a render of the
+    /// file as it is, `before`, does not have), placed in the edited text.
+    #[allow(clippy::type_complexity)]
+    fn outputs(
+        &self,
+        ws: &Workspace,
+        before: &[u8],
+        text: &str,
+    ) -> Result<Result<Vec<(PathBuf, Rendered)>, Vec<Diagnostic>>, Error> {
+        let normal = |p: &Path| -> PathBuf { p.components().collect() };
+        let me = normal(&self.rel);
+        let entries: Vec<_> = ws
+            .config
+            .merge
+            .iter()
+            .filter(|e| e.sources.iter().any(|s| normal(s) == me))
+            .collect();
+        if entries.is_empty() {
+            return Ok(Ok(Vec::new()));
+        }
+        let cache = SchemaCache::new(ws, true, None);
+        let render_with =
+            |bytes: &[u8]| -> Result<(Vec<Diagnostic>, Vec<(PathBuf, Rendered)>), Error> {
+                let mut overlay = Overlay::default();
+                overlay.insert(self.abs.clone(), Some(bytes.to_vec()));
+                let overlay = Arc::new(overlay);
+                let mut sink = Collect::default();
+                let mut counted = Outcome::default();
+                let mut found = Findings {
+                    sink: &mut sink,
+                    outcome: &mut counted,
+                };
+                let mut rendered = Vec::new();
+                for e in &entries {
+                    let plan = Plan::of_entry(ws, e).with_overlay(overlay.clone());
+                    if let Some(r) = render(ws, &cache, &plan, &mut found)? {
+                        rendered.push((e.output.clone(), r));
+                    }
+                }
+                Ok((sink.0, rendered))
+            };
+        let (found, rendered) = render_with(text.as_bytes())?;
+        if found.is_empty() {
+            return Ok(Ok(rendered));
+        }
+        // A layered config that was already broken may still be fixed one edit at a time:
+        // what is refused is what the edit adds.
+        let (had, _) = render_with(before)?;
+        let same = |a: &Diagnostic, b: &Diagnostic| {
+            (a.code, &a.file, &a.pointer, &a.schema_path, &a.message)
+                == (b.code, &b.file, &b.pointer, &b.schema_path, &b.message)
+        };
+        let new: Vec<Diagnostic> = found
+            .into_iter()
+            .filter(|d| !had.iter().any(|h| same(h, d)))
+            .map(|mut d| {
+                d.notes.push(format!(
+                    "in the [[merge]] output{} `{}` feeds, rendered with the edit; nothing was changed",
+                    if entries.len() == 1 { "" } else { "s" },
+                    self.rel.display()
+                ));
+                d
+            })
+            .collect();
+        if new.is_empty() {
+            Ok(Ok(rendered))
+        } else {
+            Ok(Err(new))
+        }
     }
 
     /// Applies every change to `bytes` and validates the result.
@@ -255,6 +368,18 @@ impl Target {
         Error::Edit {
             path: self.rel.clone(),
             source: Box::new(source),
+        }
+    }
+}
+
+/// Keeps the findings a render reports.
+#[derive(Default)]
+struct Collect(Vec<Diagnostic>);
+
+impl Sink for Collect {
+    fn event(&mut self, event: Event) {
+        if let Event::Diagnostic(d) = event {
+            self.0.push(d);
         }
     }
 }

@@ -57,6 +57,7 @@ pub fn merge(
             .output
             .clone()
             .unwrap_or_else(|| PathBuf::from("<stdout>")),
+        overlay: Default::default(),
     };
     let cache = SchemaCache::new(ws, true, schema.as_deref());
     let mut found = Findings {

@@ -21,6 +21,7 @@ mod render;
 mod retention;
 mod rotate;
 mod schemas;
+mod staged;
 pub(crate) mod units;
 mod validate;
 mod verify;
@@ -31,7 +32,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-pub use apply::{ApplyRequest, Outputs, apply, render_merges, unified_diff};
+pub use apply::{ApplyRequest, Outputs, apply, render_merges, split_targets, unified_diff};
 pub use audit::{AuditShowRequest, AuditVerifyRequest, audit_show, audit_verify};
 pub use backups::{list_backups, restore};
 pub use check::{CheckRequest, check};
@@ -49,7 +50,7 @@ pub use rotate::{RotateRequest, rotate};
 pub use schemas::schema_files;
 pub use units::{ByteSize, HumanDuration, parse_duration, parse_size};
 pub use validate::{ValidateRequest, validate};
-pub use verify::verify;
+pub use verify::{accept, verify};
 pub use workspace::{
     ArraysName, AuditConfig, ByKey, Compress, Config, MergeEntry, Naming, PathStrategy,
     RotateEntry, SchemasConfig, Settings, ValidateEntry, Workspace, config_schema,

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::schemas::SchemaCache;
+pub(crate) use super::staged::Overlay;
 use super::validate::{place_at, problem_diagnostic, schema_diagnostic_at};
 use super::{Error, MergeEntry, Outcome, Workspace};
 use crate::diagnostic::{Code, Diagnostic};
@@ -54,6 +55,8 @@ pub(crate) struct Plan {
     pub format: Format,
     /// How the output is named in findings.
     pub output: PathBuf,
+    /// Contents read instead of the disk's (the index's, or an edit not yet written).
+    pub overlay: std::sync::Arc<Overlay>,
 }
 
 impl Plan {
@@ -66,7 +69,14 @@ impl Plan {
             // The config check refuses outputs of unknown formats.
             format: Format::from_path(&entry.output).unwrap_or(Format::Json),
             output: entry.output.clone(),
+            overlay: Default::default(),
         }
+    }
+
+    /// This plan, reading its sources through `overlay`.
+    pub fn with_overlay(mut self, overlay: std::sync::Arc<Overlay>) -> Self {
+        self.overlay = overlay;
+        self
     }
 }
 
@@ -108,6 +118,16 @@ pub(crate) fn load(
     paths: &[PathBuf],
     found: &mut Findings<'_>,
 ) -> Result<Option<Loaded>, Error> {
+    load_through(ws, paths, &Overlay::default(), found)
+}
+
+/// [`load`], reading through `overlay`: a source it holds as gone is a finding.
+pub(crate) fn load_through(
+    ws: &Workspace,
+    paths: &[PathBuf],
+    overlay: &Overlay,
+    found: &mut Findings<'_>,
+) -> Result<Option<Loaded>, Error> {
     let mut sources = Vec::with_capacity(paths.len());
     let mut values = Vec::with_capacity(paths.len());
     let mut ok = true;
@@ -122,8 +142,23 @@ pub(crate) fn load(
             ok = false;
             continue;
         };
-        let bytes = crate::store::read_input(path, Limits::default().max_bytes as u64)
-            .map_err(|e| Error::io("read", path, e))?;
+        let bytes = match overlay.read_optional(path) {
+            Ok(Some(b)) => b,
+            Ok(None) if overlay.covers(path) => {
+                found.error(Diagnostic::error(
+                    Code::Io,
+                    &shown,
+                    "source is not in the commit (deleted, or never added)",
+                ));
+                ok = false;
+                continue;
+            }
+            Ok(None) => {
+                let e = std::io::Error::from(std::io::ErrorKind::NotFound);
+                return Err(Error::io("read", path, e));
+            }
+            Err(e) => return Err(Error::io("read", path, e)),
+        };
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let sha256 = Sha256Digest::of(&bytes);
         let value = match doc::parse(format, &bytes, &Limits::default()) {
@@ -211,7 +246,7 @@ pub(crate) fn render(
     plan: &Plan,
     found: &mut Findings<'_>,
 ) -> Result<Option<Rendered>, Error> {
-    let Some((sources, values)) = load(ws, &plan.sources, found)? else {
+    let Some((sources, values)) = load_through(ws, &plan.sources, &plan.overlay, found)? else {
         return Ok(None);
     };
     let value = match merge::merge_values(&values, &plan.options) {
@@ -230,7 +265,9 @@ pub(crate) fn render(
                 return Ok(None);
             }
         };
-        let bytes = crate::store::read_input(schema_path, Limits::default().max_bytes as u64)
+        let bytes = plan
+            .overlay
+            .read(schema_path)
             .map_err(|e| Error::io("read", schema_path, e))?;
         schema_digest = Some(Sha256Digest::of(&bytes));
         if !schema.is_valid(&value) {

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use serde_json::Value;
 
 use super::Workspace;
+use super::staged::Overlay;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::doc::schema::{self, CompileOptions, Schema, SchemaSource};
 use crate::doc::{self, Format, Limits};
@@ -21,6 +22,8 @@ pub(crate) struct FileSource {
     map: Vec<(String, PathBuf)>,
     /// Every file read so far: what a schema depends on.
     read: Mutex<Vec<PathBuf>>,
+    /// Contents read instead of the disk's (git's index, for `check --staged`).
+    overlay: Arc<Overlay>,
 }
 
 impl FileSource {
@@ -38,6 +41,7 @@ impl FileSource {
             allowed: vec![ws.root.clone()],
             map,
             read: Mutex::default(),
+            overlay: Arc::default(),
         }
     }
 
@@ -81,7 +85,9 @@ impl FileSource {
 impl SchemaSource for FileSource {
     fn fetch(&self, uri: &str) -> Result<Value, String> {
         let path = self.local_path(uri)?;
-        let bytes = crate::store::read_input(&path, Limits::default().max_bytes as u64)
+        let bytes = self
+            .overlay
+            .read(&path)
             .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
         self.read
             .lock()
@@ -152,7 +158,19 @@ pub(crate) struct SchemaCache {
 
 impl SchemaCache {
     pub fn new(ws: &Workspace, format_checks: bool, explicit: Option<&Path>) -> Self {
+        Self::through(ws, format_checks, explicit, Arc::default())
+    }
+
+    /// [`SchemaCache::new`], reading schema files through `overlay` (git's index, for
+    /// `check --staged`).
+    pub fn through(
+        ws: &Workspace,
+        format_checks: bool,
+        explicit: Option<&Path>,
+        overlay: Arc<Overlay>,
+    ) -> Self {
         let mut source = FileSource::new(ws);
+        source.overlay = overlay;
         if let Some(dir) = explicit.and_then(Path::parent) {
             source.allow(dir);
         }

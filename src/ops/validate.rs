@@ -6,11 +6,13 @@
 //! parallel; each schema is compiled once. Span indexes are built only for files with findings.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use rayon::prelude::*;
 
 use super::schemas::SchemaCache;
+use super::staged::Overlay;
 use super::{Error, Outcome, Workspace};
 use crate::diagnostic::{Code, Diagnostic, Related, Severity, SourceLines};
 use crate::doc::schema::SchemaError;
@@ -29,6 +31,22 @@ pub struct ValidateRequest {
     /// A file no schema applies to is only parsed, without a warning (for hooks, which are
     /// handed every file of a kind).
     pub quiet_without_schema: bool,
+    /// With no paths and no `[[validate]]` entry, warn that there is nothing to validate (the
+    /// `validate` command; `check` says it for its whole run instead).
+    pub say_why_empty: bool,
+}
+
+/// A warning that a run looked at no file, and why.
+pub(crate) fn nothing_to_do(ws: &Workspace, why: &str) -> Diagnostic {
+    let file = ws
+        .config_source
+        .as_deref()
+        .map_or_else(|| PathBuf::from("atomic.toml"), |p| ws.shown(p));
+    let mut d = Diagnostic::error(Code::Config, file, why).with_note(
+        "name files on the command line, or add a [[validate]] entry (`files` globs and a `schema`) to atomic.toml",
+    );
+    d.severity = Severity::Warning;
+    d
 }
 
 /// One file to check and where its schema comes from.
@@ -52,10 +70,27 @@ pub fn validate(
     req: &ValidateRequest,
     sink: &mut dyn Sink,
 ) -> Result<Outcome, Error> {
+    validate_through(ws, cwd, req, &Arc::default(), sink)
+}
+
+/// [`validate`], reading the files through `overlay` (the index's contents, for
+/// `check --staged`).
+pub(crate) fn validate_through(
+    ws: &Workspace,
+    cwd: &Path,
+    req: &ValidateRequest,
+    overlay: &Arc<Overlay>,
+    sink: &mut dyn Sink,
+) -> Result<Outcome, Error> {
     let flag_schema = req.schema.as_ref().map(|s| cwd.join(s));
-    let cache = SchemaCache::new(ws, req.format_checks, flag_schema.as_deref());
+    let cache = SchemaCache::through(
+        ws,
+        req.format_checks,
+        flag_schema.as_deref(),
+        Arc::clone(overlay),
+    );
     let limits = Limits::default();
-    let (jobs, mut results) = std::thread::scope(|scope| {
+    let (jobs, mut results, unmatched) = std::thread::scope(|scope| {
         // The schema of `--schema` applies to every file: compile it beside listing and
         // parsing them rather than before. For one small file, compiling is most of the work.
         // One file named on the command line gains nothing from it: its schema is needed next,
@@ -66,14 +101,14 @@ pub fn validate(
             let cache = &cache;
             scope.spawn(move || drop(cache.get(flag)));
         }
-        let jobs = if req.paths.is_empty() {
+        let (jobs, unmatched) = if req.paths.is_empty() {
             config_jobs(ws)?
         } else {
-            explicit_jobs(ws, cwd, &req.paths)?
+            (explicit_jobs(ws, cwd, &req.paths, overlay)?, Vec::new())
         };
         let check = |job: &Job| {
             let quiet = req.quiet_without_schema;
-            check_file(job, flag_schema.as_deref(), quiet, &cache, &limits)
+            check_file(job, flag_schema.as_deref(), quiet, &cache, &limits, overlay)
         };
         // One file needs no thread pool (starting one costs more than a small file).
         let results: Vec<Vec<Diagnostic>> = if jobs.len() == 1 {
@@ -118,12 +153,25 @@ pub fn validate(
                 results
             })
         };
-        Ok::<_, Error>((jobs, results))
+        Ok::<_, Error>((jobs, results, unmatched))
     })?;
     let mut outcome = Outcome {
         files: jobs.len(),
         ..Outcome::default()
     };
+    // A glob that matches nothing is most often a typo that would pass CI silently.
+    for d in unmatched {
+        outcome.warnings += 1;
+        sink.event(Event::Diagnostic(d));
+    }
+    if jobs.is_empty() && req.paths.is_empty() && req.say_why_empty && ws.config.validate.is_empty()
+    {
+        outcome.warnings += 1;
+        sink.event(Event::Diagnostic(nothing_to_do(
+            ws,
+            "nothing to validate: the configuration has no [[validate]] entry",
+        )));
+    }
     // A schema that does not compile is reported once, not once per file.
     let mut seen_config = std::collections::HashSet::new();
     for diags in results.iter_mut() {
@@ -143,24 +191,36 @@ pub fn validate(
     Ok(outcome)
 }
 
-fn explicit_jobs(ws: &Workspace, cwd: &Path, paths: &[PathBuf]) -> Result<Vec<Job>, Error> {
+fn explicit_jobs(
+    ws: &Workspace,
+    cwd: &Path,
+    paths: &[PathBuf],
+    overlay: &Overlay,
+) -> Result<Vec<Job>, Error> {
     let entries = compiled_entries(ws)?;
-    Ok(paths
+    paths
         .iter()
         .map(|p| {
             let path = cwd.join(p);
+            // A typo on the command line is a usage error, not a finding about the file.
+            if let Err(e) = std::fs::symlink_metadata(&path)
+                && e.kind() == std::io::ErrorKind::NotFound
+                && !overlay.covers(&path)
+            {
+                return Err(Error::Usage(format!("`{}` does not exist", p.display())));
+            }
             let shown = ws.shown(&path);
             let schema = entries
                 .iter()
                 .find(|(set, _)| set.is_match(&shown))
                 .map(|(_, s)| ws.root.join(s));
-            Job {
+            Ok(Job {
                 path,
                 shown,
                 schema,
-            }
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// The schema `[[validate]]` gives the file shown as `shown` (relative to the root): the first
@@ -194,12 +254,19 @@ fn compiled_entries(ws: &Workspace) -> Result<Vec<(GlobSet, PathBuf)>, Error> {
         .collect()
 }
 
-/// Every file the `[[validate]]` entries name, walking the root with `.gitignore` respected.
-fn config_jobs(ws: &Workspace) -> Result<Vec<Job>, Error> {
+/// Every file the `[[validate]]` entries name, walking the root with `.gitignore` respected;
+/// and a warning for each glob that matched no file, at its place in the configuration.
+fn config_jobs(ws: &Workspace) -> Result<(Vec<Job>, Vec<Diagnostic>), Error> {
     let entries = compiled_entries(ws)?;
     if entries.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
+    let mut matched: Vec<Vec<bool>> = ws
+        .config
+        .validate
+        .iter()
+        .map(|e| vec![false; e.files.len()])
+        .collect();
     for (_, schema) in &entries {
         check_inside(ws, schema)?;
     }
@@ -215,8 +282,12 @@ fn config_jobs(ws: &Workspace) -> Result<Vec<Job>, Error> {
             continue;
         }
         let rel = ws.shown(entry.path());
-        for (set, schema) in &entries {
-            if set.is_match(&rel) {
+        for (n, (set, schema)) in entries.iter().enumerate() {
+            let which = set.matches(&rel);
+            for &g in &which {
+                matched[n][g] = true;
+            }
+            if !which.is_empty() {
                 jobs.push(Job {
                     path: entry.path().to_owned(),
                     shown: rel.clone(),
@@ -226,7 +297,31 @@ fn config_jobs(ws: &Workspace) -> Result<Vec<Job>, Error> {
         }
     }
     jobs.sort_by(|a, b| a.shown.cmp(&b.shown));
-    Ok(jobs)
+    let mut unmatched = Vec::new();
+    for (n, globs) in matched.iter().enumerate() {
+        for (g, _) in globs.iter().enumerate().filter(|(_, m)| !**m) {
+            unmatched.push(unmatched_glob(ws, n, g));
+        }
+    }
+    Ok((jobs, unmatched))
+}
+
+/// The warning for glob `g` of `[[validate]]` entry `n`, which matched no file.
+fn unmatched_glob(ws: &Workspace, n: usize, g: usize) -> Diagnostic {
+    let glob = &ws.config.validate[n].files[g];
+    let message = format!("[[validate]] glob `{glob}` matches no file");
+    let origin = super::config::config_origin(ws, &format!("/validate/{n}/files/{g}"));
+    let file = match &origin {
+        Some((file, ..)) => file.clone(),
+        None => nothing_to_do(ws, "").file,
+    };
+    let mut d = Diagnostic::error(Code::Config, file, message)
+        .with_note("no file under the workspace root (outside .gitignore) has that path; a typo?");
+    d.severity = Severity::Warning;
+    if let Some((_, text, index, at)) = &origin {
+        place_at(&mut d, text, index, at);
+    }
+    d
 }
 
 /// A path named by the config must stay inside the workspace.
@@ -252,6 +347,7 @@ fn check_file(
     quiet_without_schema: bool,
     cache: &SchemaCache,
     limits: &Limits,
+    overlay: &Overlay,
 ) -> Vec<Diagnostic> {
     let file = &job.shown;
     let Some(format) = Format::from_path(&job.path) else {
@@ -261,7 +357,7 @@ fn check_file(
             "unknown format: expected a .json, .yaml, .yml or .toml file",
         )];
     };
-    let bytes = match crate::store::read_input(&job.path, limits.max_bytes as u64) {
+    let bytes = match overlay.read(&job.path) {
         Ok(b) => b,
         Err(e) => {
             return vec![Diagnostic::error(

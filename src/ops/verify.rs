@@ -1,11 +1,12 @@
 //! `verify [PATHS]`: compare files with the SHA-256 the manifest recorded for them.
 
+use std::fs;
 use std::path::PathBuf;
 
 use super::{Error, Outcome, Workspace};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::event::{Event, Progress, Sink};
-use crate::store::Store;
+use crate::store::{self, Store};
 
 /// Checks every managed file (or only `paths`, relative to the root) against the manifest.
 /// A mismatch, a missing file, or a named path the store does not manage is an `integrity`
@@ -33,6 +34,13 @@ pub fn verify(ws: &Workspace, paths: &[PathBuf], sink: &mut dyn Sink) -> Result<
             })
             .collect()
     };
+    // Named, neither on disk nor in the manifest: a typo, not a finding.
+    if let Some((path, _)) = wanted
+        .iter()
+        .find(|(p, r)| r.is_none() && fs::symlink_metadata(ws.root.join(p)).is_err())
+    {
+        return Err(Error::Usage(format!("`{path}` does not exist")));
+    }
     let mut progress = Progress::new("verifying files", wanted.len() as u64);
     for (path, recorded) in wanted {
         progress.tick(sink);
@@ -84,4 +92,42 @@ pub fn verify(ws: &Workspace, paths: &[PathBuf], sink: &mut dyn Sink) -> Result<
         }
     }
     Ok(outcome)
+}
+
+/// `verify --accept PATHS`: takes the present bytes of managed files (edited by hand) as what
+/// cargo atomic recorded for them, so that `check` and `verify` pass again. One transaction,
+/// audited as `accept` (recorded state → present bytes); the files themselves are not touched.
+/// A path the store does not manage, or that does not exist, is refused (exit 2).
+pub fn accept(
+    ws: &Workspace,
+    paths: &[PathBuf],
+    command: String,
+    sink: &mut dyn Sink,
+) -> Result<Outcome, Error> {
+    if paths.is_empty() {
+        return Err(Error::Usage(
+            "--accept needs the paths whose present bytes to accept".to_owned(),
+        ));
+    }
+    for p in paths {
+        store::check_target(&ws.root, &ws.config.settings.state_dir, p)?;
+    }
+    let store = Store::open(&ws.root, ws.store_options(command), sink)?;
+    let manifest = store.manifest()?;
+    let mut tx = store.transaction(store::ACCEPT);
+    for p in paths {
+        let key = p.to_string_lossy();
+        if !manifest.files.contains_key(key.as_ref()) {
+            return Err(Error::Usage(format!(
+                "`{key}` is not a file cargo atomic manages: there is nothing to accept"
+            )));
+        }
+        // Read under the exclusive lock: no other writer changes it meanwhile.
+        let abs = ws.root.join(p);
+        let bytes = fs::read(&abs).map_err(|e| Error::io("read", &abs, e))?;
+        tx.write(p, bytes)?;
+    }
+    let committed = tx.commit()?;
+    drop(store);
+    Ok(super::write::report(committed, sink))
 }

@@ -45,6 +45,9 @@ pub(crate) struct Entry {
     /// The manifest's inputs for `path` before, to restore on rollback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs_before: Option<Inputs>,
+    /// A user's file the manifest does not record (a `set` edit): left out of it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unmanaged: bool,
 }
 
 /// A file name that may not be UTF-8, stored as bytes.

@@ -170,6 +170,7 @@ fn crashed(root: &Path, old: &[u8], new: &[u8], commit: bool, abort: bool) -> (S
             manifest_before: None,
             inputs: None,
             inputs_before: None,
+            unmanaged: false,
         }],
     };
     let mut j = Journal::create(&store.journal_dir(), &intent).unwrap();

@@ -69,6 +69,8 @@ enum Change {
         bytes: Vec<u8>,
         mode: Option<u32>,
         inputs: Option<Inputs>,
+        /// The user's file: the manifest records it only if it already did.
+        unmanaged: bool,
     },
     Delete,
 }
@@ -129,6 +131,7 @@ impl<'s> Transaction<'s> {
                 bytes: bytes.into(),
                 mode: None,
                 inputs: None,
+                unmanaged: false,
             },
         )
     }
@@ -147,6 +150,7 @@ impl<'s> Transaction<'s> {
                 bytes: bytes.into(),
                 mode: None,
                 inputs: Some(inputs),
+                unmanaged: false,
             },
         )
     }
@@ -164,6 +168,45 @@ impl<'s> Transaction<'s> {
                 bytes: bytes.into(),
                 mode: Some(mode & 0o7777),
                 inputs: None,
+                unmanaged: false,
+            },
+        )
+    }
+
+    /// Like [`write`](Self::write), for a file that stays the user's (a `set` or `unset`
+    /// edit of a source): backed up, journaled and audited the same, but not recorded in the
+    /// manifest unless it is recorded already, so a later hand edit is no `drift`.
+    pub fn write_user_file(
+        &mut self,
+        path: impl AsRef<Path>,
+        bytes: impl Into<Vec<u8>>,
+    ) -> Result<&mut Self> {
+        self.add(
+            path.as_ref(),
+            Change::Write {
+                bytes: bytes.into(),
+                mode: None,
+                inputs: None,
+                unmanaged: true,
+            },
+        )
+    }
+
+    /// [`write_user_file`](Self::write_user_file) with explicit permission bits (a restore of
+    /// a file the manifest does not record uses the backup's).
+    pub fn write_user_file_with_mode(
+        &mut self,
+        path: impl AsRef<Path>,
+        bytes: impl Into<Vec<u8>>,
+        mode: u32,
+    ) -> Result<&mut Self> {
+        self.add(
+            path.as_ref(),
+            Change::Write {
+                bytes: bytes.into(),
+                mode: Some(mode & 0o7777),
+                inputs: None,
+                unmanaged: true,
             },
         )
     }
@@ -217,29 +260,33 @@ impl<'s> Transaction<'s> {
             // The resolved file is the key of the manifest, the index and the audit log, so
             // that every spelling of one file (a link to it included) is one entry.
             let path = path_key(&p.target.real)?;
-            let (after, bytes, mode, inputs) = match p.change {
+            let (after, bytes, mode, inputs, unmanaged) = match p.change {
                 Change::Write {
                     bytes,
                     mode,
                     inputs,
+                    unmanaged,
                 } => {
                     let after = FileState {
                         sha256: Sha256Digest::of(&bytes),
                         size: bytes.len() as u64,
                     };
                     let mode = mode.unwrap_or_else(|| NewMeta::for_target(&p.target).mode);
-                    (Some(after), Some(bytes), mode, inputs)
+                    (Some(after), Some(bytes), mode, inputs, unmanaged)
                 }
                 Change::Delete => (
                     None,
                     None,
                     p.target.existing.map_or(0o600, |m| m.mode),
                     None,
+                    false,
                 ),
             };
+            let manifest_before = manifest.files.get(&path).copied();
             let changed = before != after;
             entries.push(Entry {
-                manifest_before: manifest.files.get(&path).copied(),
+                unmanaged: unmanaged && manifest_before.is_none(),
+                manifest_before,
                 inputs_before: manifest.inputs.get(&path).cloned(),
                 inputs,
                 path,
@@ -266,7 +313,9 @@ impl<'s> Transaction<'s> {
             })
             .collect();
         let all_recorded = entries.iter().all(|e| {
-            e.before == e.after && e.manifest_before == e.after && e.inputs == e.inputs_before
+            e.before == e.after
+                && (e.unmanaged || e.manifest_before == e.after)
+                && e.inputs == e.inputs_before
         });
         if all_recorded {
             return Ok(Committed {
@@ -316,30 +365,42 @@ impl<'s> Transaction<'s> {
         // effort for that reason. The append goes first: a crash between the two leaves a
         // journal, and recovery then records the transaction again (as `recover`), rather than
         // not at all.
-        let audit = store.append_audit(&audit_entries(&op, &files));
+        let audit = store.append_audit(&audit_entries(&op, &files, &intent.entries));
         journal.finish();
         Ok(Committed { txid, files, audit })
     }
 }
 
-/// One audit entry per file whose bytes changed.
-fn audit_entries(op: &str, files: &[FileChange]) -> Vec<super::AuditEntry> {
+/// One audit entry per file whose bytes changed; for [`ACCEPT`], per file whose recorded
+/// state changed (the bytes stay, the manifest takes them).
+fn audit_entries(op: &str, files: &[FileChange], entries: &[Entry]) -> Vec<super::AuditEntry> {
     files
         .iter()
-        .filter(|f| f.before != f.after)
-        .map(|f| super::AuditEntry {
-            op: if f.after.is_none() && op == "write" {
-                "delete".into()
+        .zip(entries)
+        .filter_map(|(f, e)| {
+            let before = if op == ACCEPT {
+                e.manifest_before
             } else {
-                op.to_owned()
-            },
-            path: Some(f.path.to_string_lossy().into_owned()),
-            before: f.before,
-            after: f.after,
-            outcome: super::AuditOutcome::Ok,
+                f.before
+            };
+            (before != f.after).then(|| super::AuditEntry {
+                op: if f.after.is_none() && op == "write" {
+                    "delete".into()
+                } else {
+                    op.to_owned()
+                },
+                path: Some(f.path.to_string_lossy().into_owned()),
+                before,
+                after: f.after,
+                outcome: super::AuditOutcome::Ok,
+            })
         })
         .collect()
 }
+
+/// The operation of a transaction that records files' present bytes as managed (`verify
+/// --accept`): audited as what the manifest recorded before → the bytes now.
+pub const ACCEPT: &str = "accept";
 
 /// Directories that must be created for the targets, outermost first, relative to the root.
 fn missing_dirs(root: &Path, entries: &[Entry]) -> Result<Vec<String>> {
@@ -528,6 +589,7 @@ pub(super) fn apply(store: &Store, intent: &Intent, verify: bool) -> Result<()> 
         intent
             .entries
             .iter()
+            .filter(|e| !e.unmanaged)
             .map(|e| (e.path.as_str(), e.after, e.inputs.as_ref())),
     )?;
     if verify {

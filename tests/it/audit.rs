@@ -284,7 +284,7 @@ fn sixteen_processes_appending_at_once_lose_no_record() {
     let records = ws
         .run(&["audit", "show", "--message-format", "json"])
         .ok()
-        .json();
+        .records();
     assert_eq!(records.len(), N + 1);
     let mut paths: Vec<String> = records
         .iter()
@@ -423,7 +423,7 @@ fn show_filters_by_path_limit_and_time() {
     let show = |args: &[&str]| {
         let mut a = vec!["audit", "show", "--message-format", "json"];
         a.extend_from_slice(args);
-        ws.run(&a).ok().json()
+        ws.run(&a).ok().records()
     };
     let all = show(&[]);
     assert_eq!(all.len(), 7);

@@ -12,7 +12,7 @@ fn write_replaces_and_keeps_a_backup_then_restore_puts_it_back() {
     let list = ws
         .run(&["backups", "list", "--message-format", "json"])
         .ok();
-    let rows = list.json();
+    let rows = list.records();
     assert_eq!(rows.len(), 1, "{}", list.stdout);
     assert_eq!(rows[0]["path"], "config/app.json");
     ws.run(&["backups", "restore", "config/app.json"]).ok();
@@ -21,7 +21,7 @@ fn write_replaces_and_keeps_a_backup_then_restore_puts_it_back() {
     assert_eq!(
         ws.run(&["backups", "list", "--message-format", "json"])
             .ok()
-            .json()
+            .records()
             .len(),
         2
     );

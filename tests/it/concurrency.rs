@@ -73,7 +73,7 @@ fn eight_processes_writing_shared_and_own_files_lose_nothing() {
     let records = ws
         .run(&["backups", "list", "--message-format", "json"])
         .ok()
-        .json();
+        .records();
     assert_eq!(
         records.len(),
         WRITERS * ROUNDS * 2,

@@ -167,3 +167,159 @@ fn json_schema_test_suite_edits_never_panic_nor_refuse() {
     assert!(t.edits > 3_000, "{t:?}");
     assert_eq!(t.refused, 0, "{t:?}");
 }
+
+/// Story: `image: nginx:1.27` set to `nginx:1.28` became `"nginx:1.28"`, and a key added to a
+/// one-line JSON object spread it over lines. Each case: the text, the key, the new value, and
+/// the value's bytes before and after; the edit must change those bytes and nothing else.
+#[test]
+fn quoting_cases_change_only_the_value_bytes() {
+    use Format::{Json, Yaml};
+    let cases: &[(Format, &str, &str, Value, &str, &str)] = &[
+        // Plain stays plain when it reads back the same, in YAML 1.2 and 1.1 readers.
+        (
+            Yaml,
+            "image: nginx:1.27  # pinned\nport: 80\n",
+            "image",
+            json!("nginx:1.28"),
+            "nginx:1.27",
+            "nginx:1.28",
+        ),
+        (
+            Yaml,
+            "bind: 0.0.0.0\n",
+            "bind",
+            json!("127.0.0.1"),
+            "0.0.0.0",
+            "127.0.0.1",
+        ),
+        (
+            Yaml,
+            "s:\n  - name: web\n    url: http://a/x\n",
+            "s.0.url",
+            json!("https://b/y?q=1"),
+            "http://a/x",
+            "https://b/y?q=1",
+        ),
+        (
+            Yaml,
+            "tag: v1\n",
+            "tag",
+            json!("v1.2.3-rc.1"),
+            "v1",
+            "v1.2.3-rc.1",
+        ),
+        // ...and is quoted when a reader would take it for something else.
+        (
+            Yaml,
+            "version: v1\n",
+            "version",
+            json!("1.28"),
+            "v1",
+            "\"1.28\"",
+        ),
+        (Yaml, "mode: fast\n", "mode", json!("on"), "fast", "\"on\""),
+        (
+            Yaml,
+            "when: later\n",
+            "when",
+            json!("2026-12-07"),
+            "later",
+            "\"2026-12-07\"",
+        ),
+        (Yaml, "t: a\n", "t", json!("1:30"), "a", "\"1:30\""),
+        (Yaml, "n: a\n", "n", json!("0x1F"), "a", "\"0x1F\""),
+        (Yaml, "k: a\n", "k", json!("a: b"), "a", "\"a: b\""),
+        (Yaml, "k: a\n", "k", json!("x #y"), "a", "\"x #y\""),
+        (Yaml, "k: a\n", "k", json!(""), "a", "\"\""),
+        // Quoted stays quoted, in its own style.
+        (
+            Yaml,
+            "name: 'web'\n",
+            "name",
+            json!("it's"),
+            "'web'",
+            "'it''s'",
+        ),
+        (
+            Yaml,
+            "name: \"web\"\n",
+            "name",
+            json!("api"),
+            "\"web\"",
+            "\"api\"",
+        ),
+        // A number replacing a plain string is a number.
+        (Yaml, "port: eighty\n", "port", json!(80), "eighty", "80"),
+        // In a flow collection, plain only as strictly as before.
+        (
+            Yaml,
+            "tags: [a, b]\n",
+            "tags.1",
+            json!("c:d"),
+            "b",
+            "\"c:d\"",
+        ),
+        // JSON: a member added to a one-line object stays on that line.
+        (
+            Json,
+            "{\n  \"a\": {\"x\": 1},\n  \"b\": 2\n}\n",
+            "a.y",
+            json!(2),
+            "{\"x\": 1}",
+            "{\"x\": 1, \"y\": 2}",
+        ),
+        (
+            Json,
+            "{\n  \"a\": {\"x\": 1},\n  \"b\": 2\n}\n",
+            "a.y",
+            json!({"z": [1]}),
+            "{\"x\": 1}",
+            "{\"x\": 1, \"y\": {\"z\": [1]}}",
+        ),
+        (
+            Json,
+            "{\n  \"a\": {},\n  \"b\": 2\n}\n",
+            "a.y",
+            json!(1),
+            "{}",
+            "{\"y\": 1}",
+        ),
+        (
+            Json,
+            "{\n  \"a\": { \"x\": 1 },\n  \"b\": 2\n}\n",
+            "a.y",
+            json!(2),
+            "{ \"x\": 1 }",
+            "{ \"x\": 1, \"y\": 2 }",
+        ),
+        (
+            Json,
+            "{\"a\": {\"x\": 1}}\n",
+            "a.y",
+            json!(2),
+            "{\"x\": 1}",
+            "{\"x\": 1, \"y\": 2}",
+        ),
+        (
+            Json,
+            "{\n  \"a\": {\"x\": 1},\n  \"b\": 2\n}\n",
+            "a.x",
+            json!({"k": 1}),
+            "{\"x\": 1}",
+            "{\"x\": {\"k\": 1}}",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (format, text, key, value, old, new) in cases {
+        let expected = text.replacen(old, new, 1);
+        let key = KeyPath::parse(key).unwrap();
+        match edit::set(*format, text, &key, value) {
+            Ok(after) if after == expected => {}
+            Ok(after) => failures.push(format!(
+                "{key} = {value}:\n{text}---\n{after}---expected\n{expected}"
+            )),
+            Err(e) => failures.push(format!("{key} = {value}: refused: {e}")),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

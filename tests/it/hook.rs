@@ -159,6 +159,7 @@ fn under_pre_commit_apply_acts_on_the_given_files_and_fails_after_a_change() {
     // Run again: nothing changes, the commit may go on.
     pre_commit(&["apply", "prod.json", "base.json"]).ok();
     // A file no entry uses: nothing to do.
+    ws.put("README.json", "{}");
     pre_commit(&["apply", "README.json"]).ok();
     // check of the given files only: other.json's output is missing, but not asked about.
     pre_commit(&["check", "base.json"]).ok();
@@ -272,4 +273,206 @@ fn the_pre_commit_framework_hooks_are_declared() {
     let apply = by_id("atomic-apply");
     assert_eq!(apply["entry"], "cargo-atomic apply");
     assert_eq!(apply["require_serial"], true);
+}
+
+/// `git` with standard input (for `git add -p`'s answers).
+fn git_stdin(dir: &Path, args: &[&str], input: &str) -> Run {
+    let mut cmd = Command::new("git");
+    cmd.args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir);
+    run(cmd, Some(input.as_bytes()))
+}
+
+/// A repository with the hook installed, YAML and JSON under `config/` validated, one commit.
+fn hooked_repo() -> Ws {
+    let ws = Ws::new();
+    git(ws.root(), &["init", "-q", "-b", "main"]).ok();
+    ws.put(
+        "atomic.toml",
+        "[[validate]]\nfiles = [\"config/*.json\", \"config/*.yaml\"]\nschema = \"schema.json\"\n\n\
+         [[merge]]\nname = \"prod\"\nsources = [\"src/base.yaml\", \"src/prod.yaml\"]\n\
+         output = \"rendered/prod.json\"\nschema = \"schema.json\"\n",
+    );
+    ws.put(
+        "schema.json",
+        r#"{"type": "object", "properties": {"port": {"type": "integer"}, "name": {"type": "string"}}}"#,
+    );
+    ws.put(".gitignore", ".atomic/\n");
+    ws.put("src/base.yaml", "port: 80\n");
+    ws.put("src/prod.yaml", "name: prod\n");
+    ws.put("config/app.json", "{\"port\": 80}\n");
+    ws.run(&["apply"]).ok();
+    ws.run(&["hook", "install"]).ok();
+    git(ws.root(), &["add", "."]).ok();
+    git(ws.root(), &["commit", "-q", "-m", "start"]).ok();
+    ws
+}
+
+fn commits(ws: &Ws) -> usize {
+    git(ws.root(), &["log", "--oneline"]).stdout.lines().count()
+}
+
+/// Story: a file staged with `"eighty"` and then fixed only in the working tree was committed
+/// broken, because the hook read the working tree.
+#[test]
+fn the_hook_judges_the_staged_content_not_the_working_tree() {
+    let ws = hooked_repo();
+    ws.put("config/app.json", "{\n  \"port\": \"eighty\"\n}\n");
+    git(ws.root(), &["add", "config/app.json"]).ok();
+    ws.put("config/app.json", "{\"port\": 8080}\n");
+    let r = git(ws.root(), &["commit", "-q", "-m", "staged bad"]);
+    assert_ne!(r.code, 0, "staged-bad/worktree-good must be refused");
+    // At the staged text's line, not the working tree's (which has one line).
+    assert!(
+        r.stderr.contains("--> config/app.json:2:11")
+            && r.stderr.contains("in the staged text (git's index)"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(commits(&ws), 1);
+    assert_eq!(ws.read("config/app.json"), "{\"port\": 8080}\n");
+
+    // The other way round: staged good, working tree bad, goes through as staged.
+    ws.put("config/app.json", "{\"port\": 443}\n");
+    git(ws.root(), &["add", "config/app.json"]).ok();
+    ws.put("config/app.json", "{\"port\": \"bad\"}\n");
+    git(ws.root(), &["commit", "-q", "-m", "staged good"]).ok();
+    assert_eq!(commits(&ws), 2);
+    let committed = git(ws.root(), &["show", "HEAD:config/app.json"])
+        .ok()
+        .stdout;
+    assert_eq!(committed, "{\"port\": 443}\n");
+    assert_eq!(ws.read("config/app.json"), "{\"port\": \"bad\"}\n");
+}
+
+#[test]
+fn a_partially_staged_file_is_judged_by_its_staged_part() {
+    let ws = hooked_repo();
+    let body: String = (1..=10).map(|i| format!("k{i}: v\n")).collect();
+    ws.put("config/app.yaml", &format!("port: 80\n{body}name: ok\n"));
+    git(ws.root(), &["add", "config/app.yaml"]).ok();
+    git(ws.root(), &["commit", "-q", "-m", "yaml"]).ok();
+    // Two hunks: three lines on top (fine) and a bad `name` at the bottom.
+    ws.put(
+        "config/app.yaml",
+        &format!("top1: x\ntop2: x\ntop3: x\nport: 80\n{body}name: 5\n"),
+    );
+    // Stage the bottom hunk only: the bad value sits at line 12 of the staged text (15 in
+    // the working tree).
+    git_stdin(ws.root(), &["add", "-p", "config/app.yaml"], "n\ny\n").ok();
+    let staged = git(ws.root(), &["show", ":config/app.yaml"]).ok().stdout;
+    assert_eq!(staged.lines().nth(11), Some("name: 5"), "{staged}");
+    let r = git(ws.root(), &["commit", "-q", "-m", "bad hunk"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("--> config/app.yaml:12:7"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(commits(&ws), 2);
+
+    // Stage the good hunk alone (the bad one left in the working tree): accepted.
+    git(ws.root(), &["reset", "-q", "config/app.yaml"]).ok();
+    git_stdin(ws.root(), &["add", "-p", "config/app.yaml"], "y\nn\n").ok();
+    git(ws.root(), &["commit", "-q", "-m", "good hunk"]).ok();
+    assert_eq!(commits(&ws), 3);
+    let committed = git(ws.root(), &["show", "HEAD:config/app.yaml"])
+        .ok()
+        .stdout;
+    assert!(committed.starts_with("top1: x\n") && committed.ends_with("name: ok\n"));
+}
+
+#[test]
+fn renamed_deleted_and_spaced_files_in_the_hook() {
+    let ws = hooked_repo();
+    // A rename is judged under its new name, from the index.
+    git(ws.root(), &["mv", "config/app.json", "config/my app.json"]).ok();
+    git(ws.root(), &["commit", "-q", "-m", "rename"]).ok();
+    ws.put("config/my app.json", "{\"port\": \"x\"}\n");
+    git(
+        ws.root(),
+        &["mv", "config/my app.json", "config/other app.json"],
+    )
+    .ok();
+    git(ws.root(), &["add", "config/other app.json"]).ok();
+    let r = git(ws.root(), &["commit", "-q", "-m", "rename bad"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("--> config/other app.json:1:10"),
+        "{}",
+        r.stderr
+    );
+    ws.put("config/other app.json", "{\"port\": 1}\n");
+    git(ws.root(), &["add", "config/other app.json"]).ok();
+    git(ws.root(), &["commit", "-q", "-m", "rename good"]).ok();
+    assert_eq!(commits(&ws), 3);
+
+    // Deleting a validated file is fine; its working-tree copy (kept by `rm --cached`) is not
+    // looked at.
+    git(
+        ws.root(),
+        &["rm", "-q", "--cached", "config/other app.json"],
+    )
+    .ok();
+    ws.put("config/other app.json", "{\"port\": \"junk\"}\n");
+    git(ws.root(), &["commit", "-q", "-m", "delete"]).ok();
+    assert_eq!(commits(&ws), 4);
+
+    // Deleting a [[merge]] source breaks the output it feeds: refused, by name.
+    git(ws.root(), &["rm", "-q", "src/prod.yaml"]).ok();
+    let r = git(ws.root(), &["commit", "-q", "-m", "delete source"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("src/prod.yaml") && r.stderr.contains("not in the commit"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(commits(&ws), 4);
+}
+
+#[test]
+fn check_staged_finds_an_output_left_stale_in_the_index() {
+    let ws = hooked_repo();
+    ws.put("src/prod.yaml", "name: production\n");
+    git(ws.root(), &["add", "src/prod.yaml"]).ok();
+    let r = ws.run(&["check", "--staged"]).code(1);
+    assert!(r.stderr.contains("error[stale]"), "{}", r.stderr);
+    // Applied, but the new output not staged: still stale as the commit would hold it.
+    ws.run(&["apply"]).ok();
+    ws.run(&["check"]).ok();
+    let r = ws.run(&["check", "--staged"]).code(1);
+    assert!(r.stderr.contains("error[stale]"), "{}", r.stderr);
+    git(ws.root(), &["add", "rendered/prod.json"]).ok();
+    ws.run(&["check", "--staged"]).ok();
+    // Named files must be in the index.
+    ws.put("config/new.json", "{}\n");
+    let r = ws.run(&["check", "--staged", "config/new.json"]).code(2);
+    assert!(r.stderr.contains("not in the git index"), "{}", r.stderr);
+    // Nothing staged: nothing to judge.
+    git(ws.root(), &["commit", "-q", "-m", "c"]).ok();
+    ws.run(&["check", "--staged"]).ok();
+}
+
+#[test]
+fn a_staged_schema_is_the_one_the_commit_is_judged_by() {
+    let ws = hooked_repo();
+    // The commit tightens the schema; the working tree has the old, loose one back.
+    let loose = ws.read("schema.json");
+    ws.put(
+        "schema.json",
+        r#"{"type": "object", "properties": {"port": {"type": "integer", "maximum": 50}}}"#,
+    );
+    git(ws.root(), &["add", "schema.json"]).ok();
+    ws.put("schema.json", &loose);
+    let r = ws.run(&["check", "--staged"]).code(1);
+    // The data staged long ago breaks the staged schema, in the output it renders...
+    assert!(
+        r.stderr.contains("80 is greater than the maximum of 50"),
+        "{}",
+        r.stderr
+    );
+    // ...and the working tree alone is fine.
+    ws.run(&["check"]).ok();
 }

@@ -7,6 +7,7 @@ mod bounded;
 mod build_script;
 mod cli;
 mod concurrency;
+mod contract;
 mod corpus_jsonschema;
 mod corpus_toml;
 mod corpus_yaml;

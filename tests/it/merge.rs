@@ -129,7 +129,7 @@ fn output_is_written_atomically_with_a_backup_and_nothing_on_failure() {
     assert_eq!(
         ws.run(&["backups", "list", "--message-format", "json"])
             .ok()
-            .json()
+            .records()
             .len(),
         1
     );

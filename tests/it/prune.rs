@@ -18,7 +18,7 @@ fn history(ws: &Ws, file: &str, contents: &[&str]) {
 fn backups(ws: &Ws) -> Vec<serde_json::Value> {
     ws.run(&["backups", "list", "--message-format", "json"])
         .ok()
-        .json()
+        .records()
 }
 
 fn ids(rows: &[serde_json::Value]) -> Vec<String> {
@@ -57,7 +57,7 @@ fn state(ws: &Ws) -> BTreeMap<String, String> {
 fn prune_json(ws: &Ws, args: &[&str]) -> Vec<serde_json::Value> {
     let mut all = vec!["backups", "prune", "--message-format", "json"];
     all.extend_from_slice(args);
-    ws.run(&all).ok().json()
+    ws.run(&all).ok().records()
 }
 
 #[test]

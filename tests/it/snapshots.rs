@@ -148,3 +148,61 @@ fn human_output_of_an_audit_finding() {
     let r = ws.run(&["audit", "verify"]).code(1);
     snapshots(|| insta::assert_snapshot!("audit-verify-human", r.stderr));
 }
+
+/// Story: `apply --message-format json` ended without a `summary`, so a script could not tell
+/// a finished run from a cut-off one. Every command's stream ends with exactly one.
+#[test]
+fn every_command_ends_its_json_lines_with_a_summary() {
+    let ws = Ws::new();
+    ws.put(
+        "atomic.toml",
+        "[[validate]]\nfiles = [\"config/*.json\"]\nschema = \"schema.json\"\n\n\
+         [[merge]]\nname = \"prod\"\nsources = [\"config/base.json\", \"config/prod.json\"]\n\
+         output = \"out/prod.json\"\n\n\
+         [[rotate]]\nname = \"logs\"\nfiles = \"logs/*.log\"\nkeep-last = 2\n",
+    );
+    ws.put("schema.json", r#"{"type": "object"}"#);
+    ws.put("config/base.json", "{\"port\": 80}\n");
+    ws.put("config/prod.json", "{\"name\": \"prod\"}\n");
+    ws.put("logs/a.log", "line\n");
+    let runs: &[(&[&str], Option<&[u8]>)] = &[
+        (&["validate"], None),
+        (&["merge", "config/base.json", "config/prod.json"], None),
+        (&["apply", "--dry-run"], None),
+        (&["apply"], None),
+        (&["apply", "config/base.json"], None),
+        (&["check"], None),
+        (&["explain", "prod", "/port"], None),
+        (&["config"], None),
+        (&["write", "config/app.json"], Some(b"{\"port\": 1}\n")),
+        (&["write", "config/app.json"], Some(b"[1]\n")),
+        (&["set", "config/base.json", "port=81"], None),
+        (&["unset", "config/base.json", "port"], None),
+        (&["verify"], None),
+        (&["verify", "--accept", "config/app.json"], None),
+        (&["recover"], None),
+        (&["rotate", "--dry-run"], None),
+        (&["backups", "list"], None),
+        (&["backups", "prune", "--dry-run"], None),
+        (&["backups", "restore", "config/base.json"], None),
+        (&["audit", "show", "--limit", "1"], None),
+        (&["audit", "verify"], None),
+        (&["hook", "install"], None),
+        (&["check", "--staged"], None),
+        (&["validate", "config/missing.json"], None),
+        (&["init"], None),
+    ];
+    let mut text = String::new();
+    for (args, stdin) in runs {
+        let mut all = args.to_vec();
+        all.extend(["--message-format", "json"]);
+        let r = ws.run_stdin(&all, *stdin);
+        let last = r.stdout.lines().last().unwrap_or_default();
+        text.push_str(&format!("{} => exit {}: {last}\n", args.join(" "), r.code));
+        // Exactly one summary, last; `merge` to standard output prints the document instead.
+        if args[0] != "merge" {
+            r.records();
+        }
+    }
+    snapshots(|| insta::assert_snapshot!("json-summaries", text));
+}

@@ -136,6 +136,25 @@ impl Run {
         self
     }
 
+    /// The JSON lines of stdout before the `summary` that must end them (and only there).
+    #[track_caller]
+    pub fn records(&self) -> Vec<serde_json::Value> {
+        let mut lines = self.json();
+        let last = lines.pop();
+        assert_eq!(
+            last.as_ref().map(|l| &l["reason"]),
+            Some(&serde_json::json!("summary")),
+            "a JSON stream ends with a summary: {}",
+            self.stdout
+        );
+        assert!(
+            lines.iter().all(|l| l["reason"] != "summary"),
+            "one summary only: {}",
+            self.stdout
+        );
+        lines
+    }
+
     /// The JSON lines of stdout.
     pub fn json(&self) -> Vec<serde_json::Value> {
         self.stdout

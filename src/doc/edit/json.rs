@@ -12,7 +12,8 @@ pub(super) fn apply(text: &str, old: &Value, plan: &Plan) -> Result<String, Edit
     let offsets = LineIndex::new(text);
     let parent_ptr = plan.parent_pointer();
     let (parent, _) = located(&index, &offsets, &parent_ptr)?;
-    let pretty = text[parent.clone()].contains('\n') || text.trim().contains('\n');
+    // A container written on one line stays on one line, whatever the rest of the file does.
+    let pretty = text[parent.clone()].contains('\n');
     let unit = indent_unit(text);
     let spaced = text.contains("\": ");
     match &plan.action {
@@ -60,7 +61,11 @@ pub(super) fn apply(text: &str, old: &Value, plan: &Plan) -> Result<String, Edit
             // Copy the separator before the last member (`,\n    `), or make one from the
             // space after the opening bracket.
             let sep = match kids.len() {
-                1 => format!(",{}", &text[parent.start + 1..last.start()]),
+                1 => match &text[parent.start + 1..last.start()] {
+                    // `{"a": 1}`: nothing to copy; a comma and a space as the colons have.
+                    "" if spaced => ", ".to_owned(),
+                    between => format!(",{between}"),
+                },
                 n => text[kids[n - 2].value.end..last.start()].to_owned(),
             };
             let colon = last

@@ -63,7 +63,7 @@ pub(super) fn apply(text: &str, old: &Value, plan: &Plan) -> Result<String, Edit
                 }
                 _ => false,
             };
-            Ok(replace(text, old_block, at, key, v, w))
+            Ok(replace(text, old_block, at, key, v, w, flow))
         }
         (Action::Insert(v), _) => {
             let Some(last) = kids.last() else {
@@ -123,7 +123,7 @@ pub(super) fn apply(text: &str, old: &Value, plan: &Plan) -> Result<String, Edit
                     };
                     return Ok(splice(text, from..parent.end, &inline(&empty)));
                 };
-                return Ok(replace(text, true, parent, Some(key), &empty, w));
+                return Ok(replace(text, true, parent, Some(key), &empty, w, false));
             }
             if flow {
                 let range = if i + 1 < kids.len() {
@@ -174,14 +174,17 @@ fn replace(
     key: Option<Range<usize>>,
     v: &Value,
     w: usize,
+    in_flow: bool,
 ) -> String {
     let big = is_big(v);
+    // A scalar keeps the style the old one was written in, where it reads back the same.
+    let one_line = styled(&text[at.clone()], v, in_flow);
     let Some(key) = key else {
         // A sequence item (or the root): the first line follows the `- `.
         return if big && old_block {
             splice(text, at.clone(), &block(v, column(text, at.start), w))
         } else {
-            splice(text, at, &inline(v))
+            splice(text, at, &one_line)
         };
     };
     let mut at = at;
@@ -196,7 +199,7 @@ fn replace(
     let after = &text[key.end..at.start];
     let colon = after.find(':').map(|i| key.end + i + 1);
     let (Some(colon), true) = (colon, old_block || big || empty) else {
-        return splice(text, at, &inline(v));
+        return splice(text, at, &one_line);
     };
     // A comment on the key's line stays there; the new value starts on the next line.
     let key_line_end = line_end(text, colon).min(at.start);
@@ -206,9 +209,9 @@ fn replace(
     let with = if big {
         format!("\n{}{}", pad(col), block(v, col, w))
     } else if comment {
-        format!("\n{}{}", pad(col), inline(v))
+        format!("\n{}{}", pad(col), one_line)
     } else {
-        format!(" {}", inline(v))
+        format!(" {}", one_line)
     };
     splice(text, from..at.end, &with)
 }
@@ -376,4 +379,77 @@ fn key(s: &str) -> String {
             Ok([Value::String(back)]) if back == s
         );
     if plain { s.to_owned() } else { quote(s) }
+}
+
+/// `v` on one line in the style of `old`, the scalar it replaces: a string after a plain scalar
+/// stays plain when YAML 1.2 and 1.1 readers both read it back as that string (`nginx:1.28`,
+/// `127.0.0.1`), after a single-quoted one stays single-quoted, after a double-quoted one stays
+/// double-quoted; anything else as [`inline`] writes it.
+fn styled(old: &str, v: &Value, in_flow: bool) -> String {
+    let Value::String(s) = v else {
+        return inline(v);
+    };
+    match old.chars().next() {
+        Some('\'') if !s.contains(['\n', '\r']) && s.chars().all(|c| !c.is_control()) => {
+            format!("'{}'", s.replace('\'', "''"))
+        }
+        Some('"') => quote(s),
+        // In a flow collection, `,`, `:` and brackets end a plain scalar: left to `inline`.
+        Some(c) if !in_flow && !"|>!&*[{".contains(c) && plain_reads_back(s) => s.clone(),
+        _ => inline(v),
+    }
+}
+
+/// Whether `s`, written as a plain scalar in block or flow context, is read back as the string
+/// `s` by a YAML 1.2 reader and by a YAML 1.1 one (no booleans, numbers, sexagesimals, dates).
+fn plain_reads_back(s: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf", "~",
+    ];
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
+    let safe_chars = s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_-./@+:=%^$~()?&,# ".contains(c));
+    let dated =
+        s.len() >= 8 && s.as_bytes()[..4].iter().all(u8::is_ascii_digit) && s.as_bytes()[4] == b'-';
+    safe_chars
+        && (first.is_ascii_alphanumeric() || first == '_' || first == '/' || first == '.')
+        && !s.ends_with([' ', ':'])
+        && !s.contains(": ")
+        && !s.contains(" #")
+        && !yaml11_number(s)
+        && !dated
+        && !WORDS.contains(&s.to_ascii_lowercase().trim_start_matches('.'))
+        && matches!(
+            doc::parse(Format::Yaml, s.as_bytes(), &Limits::default()).as_deref(),
+            Ok([Value::String(back)]) if back == s
+        )
+}
+
+/// Whether a YAML 1.1 reader (PyYAML, go-yaml v2) takes `s` for a number: an integer (decimal,
+/// `0x`, `0o`, `0b`, `_` separators), a float with one dot or an exponent, or a sexagesimal
+/// (`1:30`). Several dots (`127.0.0.1`) make a string there too.
+fn yaml11_number(s: &str) -> bool {
+    let body = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let digits =
+        |t: &str, radix: u32| !t.is_empty() && t.chars().all(|c| c == '_' || c.is_digit(radix));
+    if let Some(rest) = body
+        .strip_prefix("0x")
+        .or_else(|| body.strip_prefix("0o"))
+        .or_else(|| body.strip_prefix("0b"))
+    {
+        return digits(rest, 16);
+    }
+    if body.contains(':') {
+        let (whole, _frac) = body.split_once('.').unwrap_or((body, ""));
+        return whole.split(':').all(|p| digits(p, 10));
+    }
+    let mantissa = body.split_once(['e', 'E']).map_or(body, |(m, _)| m);
+    mantissa.matches('.').count() <= 1
+        && mantissa.chars().any(|c| c.is_ascii_digit())
+        && mantissa
+            .chars()
+            .all(|c| c == '_' || c == '.' || c.is_ascii_digit())
 }
