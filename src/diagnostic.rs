@@ -104,6 +104,10 @@ pub struct Diagnostic {
     /// A second place that matters (where a duplicate key was first defined).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub related: Option<Related>,
+    /// For a finding taken from the closest form of a failed `oneOf`/`anyOf`: every form, with
+    /// its errors (shown under `-v`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alternatives: Vec<Alternative>,
     /// The source lines of the span, for rendering; not part of the JSON output.
     #[serde(skip)]
     pub source: Option<SourceLines>,
@@ -117,6 +121,37 @@ pub struct Related {
     /// 1-based column.
     pub column: u32,
     /// What is there.
+    pub message: String,
+}
+
+/// One form of a `oneOf`/`anyOf` that a value failed, with its errors.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Alternative {
+    /// The form's position and name, e.g. ``form 1 (`normalJob`)``.
+    pub form: String,
+    /// Whether the finding was taken from this form.
+    pub closest: bool,
+    /// The form's errors.
+    pub errors: Vec<AlternativeError>,
+}
+
+/// One error of an [`Alternative`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct AlternativeError {
+    /// JSON pointer of the place (the key, for an error about one key).
+    pub pointer: String,
+    /// Whether the place is the key at `pointer` rather than its value.
+    #[serde(skip)]
+    pub at_key: bool,
+    /// 1-based line, when placed in the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// 1-based column, when placed in the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+    /// JSON pointer into the schema of the keyword that failed.
+    pub schema_path: String,
+    /// One line, lower-case.
     pub message: String,
 }
 
@@ -148,6 +183,7 @@ impl Diagnostic {
             diff: None,
             notes: Vec::new(),
             related: None,
+            alternatives: Vec::new(),
             source: None,
         }
     }
@@ -222,6 +258,12 @@ impl Diagnostic {
     /// The finding as rustc shows one: a header, `--> file:line:col`, the source lines with the
     /// span underlined, then notes and a diff (ANSI colours when `color`).
     pub fn to_human(&self, color: bool) -> String {
+        self.to_human_with(color, false)
+    }
+
+    /// [`Diagnostic::to_human`], with every form's errors of a failed `oneOf`/`anyOf` when
+    /// `verbose`.
+    pub fn to_human_with(&self, color: bool, verbose: bool) -> String {
         let d = self;
         let paint = |style: &str, text: &str| paint(color, style, text);
         let (word, style) = match d.severity {
@@ -284,6 +326,19 @@ impl Diagnostic {
         }
         for n in &d.notes {
             let _ = writeln!(s, "{pad} {} {n}", paint(CYAN, "= note:"));
+        }
+        if verbose {
+            for a in &d.alternatives {
+                let closest = if a.closest { " (closest)" } else { "" };
+                let _ = writeln!(s, "{pad} {} {}{closest}:", paint(CYAN, "= note:"), a.form);
+                for e in &a.errors {
+                    let at = match (e.line, e.column) {
+                        (Some(l), Some(c)) => format!("{}:{l}:{c}", d.file.display()),
+                        _ => e.pointer.clone(),
+                    };
+                    let _ = writeln!(s, "{pad}         - {at}: {}", e.message);
+                }
+            }
         }
         if let Some(diff) = &d.diff {
             s.push('\n');

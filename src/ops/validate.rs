@@ -398,7 +398,21 @@ pub(crate) fn schema_diagnostic_at(
     let mut d = Diagnostic::error(Code::Schema, file, err.message.clone());
     d.pointer = Some(err.instance_pointer.clone());
     d.schema_path = Some(err.schema_path.clone());
+    d.notes.clone_from(&err.notes);
+    d.alternatives.clone_from(&err.alternatives);
     if let Some(index) = index {
+        // Each form's errors at their places, as this source holds them.
+        let shift = |pointer: &str| match pointer.strip_prefix(err.instance_pointer.as_str()) {
+            Some(rest) if at != err.instance_pointer => format!("{at}{rest}"),
+            _ => pointer.to_owned(),
+        };
+        for e in d.alternatives.iter_mut().flat_map(|a| a.errors.iter_mut()) {
+            if let Some((_, l)) = index.nearest(&shift(&e.pointer)) {
+                let span = focus(l, e.at_key);
+                e.line = Some(span.start.line);
+                e.column = Some(span.start.column);
+            }
+        }
         // An unexpected property is shown at its own key.
         let exact = err.property.as_ref().and_then(|p| {
             let ptr = format!("{at}/{}", doc::escape_pointer_token(p));

@@ -14,6 +14,7 @@ mod doc_index;
 mod edit;
 mod edit_corpus;
 mod edit_laws;
+mod findings;
 mod hook;
 mod merge;
 mod merge_laws;
