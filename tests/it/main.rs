@@ -21,6 +21,7 @@ mod merge_laws;
 mod prune;
 mod prune_crash;
 mod readme;
+mod realworld;
 mod rotate;
 mod snapshots;
 mod store;
