@@ -1076,6 +1076,37 @@ mod tests {
     }
 
     #[test]
+    fn an_if_then_else_error_is_at_its_place_and_says_why() {
+        let schema = build(json!({
+            "properties": {"kind": {"enum": ["disk", "net"]}},
+            "if": {"properties": {"kind": {"const": "disk"}}},
+            "then": {"required": ["path"]},
+            "else": {"properties": {"port": {"type": "integer"}}}
+        }));
+        let got = schema.validate(&json!({"kind": "disk", "pth": "/x"}));
+        assert_eq!(got.len(), 1, "{got:#?}");
+        assert_eq!(got[0].place(), "/pth");
+        assert!(
+            got[0]
+                .message
+                .contains("did you mean `path` instead of `pth`"),
+            "{}",
+            got[0].message
+        );
+        assert_eq!(
+            got[0].notes,
+            ["this applies because the value matched the `if` at /if"]
+        );
+        let got = schema.validate(&json!({"kind": "net", "port": "80"}));
+        assert_eq!(got.len(), 1, "{got:#?}");
+        assert_eq!(got[0].instance_pointer, "/port");
+        assert_eq!(
+            got[0].notes,
+            ["this applies because the value did not match the `if` at /if"]
+        );
+    }
+
+    #[test]
     fn a_one_of_matching_two_forms_names_them() {
         let schema = build(json!({"oneOf": [
             {"title": "short", "maxLength": 3},

@@ -446,10 +446,6 @@ fn is_container(err: &SchemaError) -> bool {
             | "unevaluatedProperties"
             | "minProperties"
             | "maxProperties"
-            | "minItems"
-            | "maxItems"
-            | "uniqueItems"
-            | "contains"
             | "dependentRequired"
             | "propertyNames"
     )
@@ -463,14 +459,27 @@ fn focus(l: &Located, prefer_key: bool) -> Span {
 }
 
 /// Sets the location of `d` to `span` and keeps the source lines for rendering.
+///
+/// Columns are counted from after a UTF-8 byte order mark (an editor does not show it), and the
+/// mark is not kept in the source lines.
 fn place(d: &mut Diagnostic, text: &str, span: Span) {
+    let bom = text.starts_with('\u{feff}');
+    let column = |p: doc::Pos| {
+        if bom && p.line == 1 {
+            p.column.saturating_sub(1).max(1)
+        } else {
+            p.column
+        }
+    };
     d.line = Some(span.start.line);
-    d.column = Some(span.start.column);
+    d.column = Some(column(span.start));
     d.end_line = Some(span.end.line);
-    d.end_column = Some(span.end.column);
+    d.end_column = Some(column(span.end));
     let first = span.start.line as usize;
     let last = (span.end.line as usize).clamp(first, first + 2);
     let lines: Vec<String> = text
+        .strip_prefix('\u{feff}')
+        .unwrap_or(text)
         .lines()
         .skip(first - 1)
         .take(last - first + 1)

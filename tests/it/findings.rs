@@ -183,3 +183,67 @@ fn an_unrelated_edit_is_not_refused_because_a_message_quotes_it() {
         .ok();
     assert!(ws.read("c.json").contains("\"b\""));
 }
+
+const PORT_SCHEMA: &str = r#"{"properties": {"port": {"type": "integer"}, "tags": {"type": "array", "uniqueItems": true, "maxItems": 2}, "名前": {"type": "integer"}}}"#;
+
+/// The human rendering of `validate` of `file` (written with `text`) against `PORT_SCHEMA`.
+fn rendered(file: &str, text: &str) -> String {
+    let ws = Ws::new();
+    ws.put("s.json", PORT_SCHEMA);
+    ws.put(file, text);
+    ws.run(&["validate", file, "--schema", "s.json"])
+        .code(1)
+        .stderr
+}
+
+#[test]
+fn columns_start_after_a_byte_order_mark_which_is_not_shown() {
+    let out = rendered("c.json", "\u{feff}{\"port\": \"x\"}\n");
+    assert!(out.contains(" --> c.json:1:10"), "{out}");
+    assert!(!out.contains('\u{feff}'), "{out:?}");
+    snapshots(|| insta::assert_snapshot!("findings-bom", out));
+}
+
+#[test]
+fn tabs_and_wide_characters_keep_the_underline_under_the_value() {
+    let out = rendered("c.toml", "\tport = \"x\"\n");
+    snapshots(|| insta::assert_snapshot!("findings-tab", out));
+    let out = rendered("c.yaml", "名前: \"x\"\n");
+    snapshots(|| insta::assert_snapshot!("findings-wide", out));
+}
+
+#[test]
+fn a_long_line_is_cut_around_the_finding() {
+    let text = format!(
+        "{{\"a\": \"{}\", \"port\": \"x\", \"tags\": [1, 1, 2], \"b\": \"{}\"}}\n",
+        "a".repeat(320_000),
+        "b".repeat(320_000)
+    );
+    let out = rendered("c.json", &text);
+    assert!(out.len() < 4000, "{} bytes", out.len());
+    snapshots(|| insta::assert_snapshot!("findings-long-line", out));
+}
+
+#[test]
+fn array_keywords_are_placed_at_the_array() {
+    let ws = Ws::new();
+    ws.put("s.json", PORT_SCHEMA);
+    ws.put("c.yaml", "tags: [1, 1, 2]\n");
+    let r = ws
+        .run(&[
+            "validate",
+            "c.yaml",
+            "--schema",
+            "s.json",
+            "--message-format",
+            "json",
+        ])
+        .code(1);
+    let places: Vec<(u64, u64)> = r
+        .json()
+        .iter()
+        .filter(|d| d["reason"] == "diagnostic")
+        .map(|d| (d["line"].as_u64().unwrap(), d["column"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(places, [(1, 7), (1, 7)], "{}", r.stdout);
+}

@@ -194,7 +194,25 @@ impl Explainer<'_, '_> {
                     out.push(schema_error(error, Some(name.clone()), message));
                 }
             }
-            _ => push_errors(error, out),
+            _ => {
+                let from = out.len();
+                push_errors(error, out);
+                // An error of `then`/`else` holds because of what `if` said.
+                let path = error.evaluation_path().as_str();
+                let cut = [("/then/", "matched"), ("/else/", "did not match")]
+                    .into_iter()
+                    .filter_map(|(k, said)| path.rfind(k).map(|i| (i, said)))
+                    .max_by_key(|(i, _)| *i);
+                if let Some((i, said)) = cut {
+                    let note = format!(
+                        "this applies because the value {said} the `if` at {}/if",
+                        &path[..i]
+                    );
+                    for e in &mut out[from..] {
+                        e.notes.push(note.clone());
+                    }
+                }
+            }
         }
     }
 
