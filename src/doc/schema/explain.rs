@@ -521,6 +521,12 @@ fn and_list(items: &[String]) -> String {
 /// `"reed" is not one of "read", "write" or "none"; did you mean "read"?`: every allowed value
 /// up to [`MAX_LISTED`], then a count, and the nearest one.
 fn enum_message(value_shown: &str, value: &Value, options: &[Value]) -> String {
+    if let [only] = options {
+        return format!(
+            "{value_shown} is not {}, the only allowed value",
+            shown(only)
+        );
+    }
     let mut listed: Vec<String> = options.iter().take(MAX_LISTED).map(shown).collect();
     let list = if options.len() > MAX_LISTED {
         format!(
@@ -654,6 +660,10 @@ mod tests {
             "\"reed\" is not one of \"read\", \"write\" or \"none\"; did you mean \"read\"?"
         );
         let many: Vec<Value> = (0..12).map(|i| Value::from(format!("v{i}"))).collect();
+        assert_eq!(
+            enum_message("false", &Value::from(false), &[Value::from(true)]),
+            "false is not true, the only allowed value"
+        );
         let m = enum_message("\"x\"", &Value::from("x"), &many);
         assert!(m.contains("\"v9\" or one of 2 more"), "{m}");
         assert!(!m.contains("\"v10\""), "{m}");
