@@ -17,6 +17,8 @@
 //!
 //! The chosen form's errors are reported, each at its own place, with a note naming the
 //! `oneOf` and the form; every form's errors go along as [`Alternative`]s (`-v`, JSON).
+//! When every form fails once on the value itself and none by listing values, one finding
+//! says each way instead (`"forty" is not of type "number" and does not match "^\$\{\{…"`).
 
 use std::cmp::Reverse;
 use std::collections::{HashMap, HashSet};
@@ -261,6 +263,31 @@ impl Explainer<'_, '_> {
                 shown(error.instance()),
                 or_list(&types)
             );
+            out.push(schema_error(error, None, message));
+            return;
+        }
+        // Every form fails on the value itself, once, and none by listing values: one
+        // finding that says each way (`"forty" is not of type "number" and does not match …`).
+        let value = shown(error.instance());
+        let prefix = format!("{value} ");
+        let ways: Option<Vec<&str>> = explained
+            .iter()
+            .map(|errors| match errors.as_slice() {
+                [e] if e.instance_pointer == at
+                    && e.property.is_none()
+                    && !matches!(e.keyword.as_str(), "enum" | "const") =>
+                {
+                    e.message.strip_prefix(prefix.as_str())
+                }
+                _ => None,
+            })
+            .collect();
+        if let Some(mut ways) = ways
+            && ways.len() > 1
+        {
+            let mut seen = HashSet::new();
+            ways.retain(|w| seen.insert(*w));
+            let message = format!("{value} {}", ways.join(" and "));
             out.push(schema_error(error, None, message));
             return;
         }
@@ -667,6 +694,23 @@ mod tests {
         let m = enum_message("\"x\"", &Value::from("x"), &many);
         assert!(m.contains("\"v9\" or one of 2 more"), "{m}");
         assert!(!m.contains("\"v10\""), "{m}");
+    }
+
+    #[test]
+    fn a_value_that_every_form_refuses_once_hears_each_reason() {
+        use serde_json::json;
+        let schema = crate::doc::schema::compile(
+            &json!({"oneOf": [{"type": "number"}, {"type": "string", "pattern": "^[$]"}]}),
+            &crate::doc::schema::CompileOptions::default(),
+            std::sync::Arc::new(crate::doc::schema::NoSource),
+        )
+        .unwrap();
+        let got = schema.validate(&json!("forty"));
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            got[0].message,
+            "\"forty\" is not of type \"number\" and does not match \"^[$]\""
+        );
     }
 
     #[test]
