@@ -252,16 +252,27 @@ impl Maker<'_> {
         Some(t)
     }
 
-    /// Whether the object at `parent` in `value` takes `key` with `moved` (the value it has
-    /// where it belongs) in place of `old`: then `key` is no mistake there.
+    /// Whether the object at `parent` in `value` takes `key` in place of `old` with some
+    /// value (the one it has where it belongs, or a plain one of each type): then `key`
+    /// belongs there too, and a finding about its value is right.
     fn takes(&self, value: &Value, parent: &str, old: &str, key: &str, moved: &Value) -> bool {
-        let mut v = value.clone();
-        let Some(Value::Object(object)) = v.pointer_mut(parent) else {
-            return false;
-        };
-        object.remove(old);
-        object.insert(key.to_owned(), moved.clone());
-        self.schema.is_valid(&v)
+        let probes = [
+            moved.clone(),
+            Value::from("x"),
+            Value::from(1),
+            Value::from(true),
+            Value::Object(serde_json::Map::new()),
+            Value::Array(Vec::new()),
+        ];
+        probes.into_iter().any(|probe| {
+            let mut v = value.clone();
+            let Some(Value::Object(object)) = v.pointer_mut(parent) else {
+                return false;
+            };
+            object.remove(old);
+            object.insert(key.to_owned(), probe);
+            self.schema.is_valid(&v)
+        })
     }
 
     fn cases(&self, value: &Value) -> Vec<(Mistake, String, doc::Pos, Vec<String>)> {
@@ -362,9 +373,13 @@ impl Maker<'_> {
         }
         // A key of another object: a key that sits elsewhere in the file given to a member
         // that is not required and whose name is nothing like it.
+        // Each key name once (where it first sits), the first few dozen.
+        let mut seen = BTreeSet::new();
         let names: Vec<(&str, &str, &Value)> = all
             .iter()
+            .filter(|m| seen.insert(m.key.as_str()))
             .map(|m| (m.key.as_str(), m.parent.as_str(), &m.value))
+            .take(40)
             .collect();
         let mut n = 0;
         for m in all.iter().filter(|m| m.depth >= 2) {
@@ -372,7 +387,7 @@ impl Maker<'_> {
                 continue;
             }
             let here = keys_of(&m.parent);
-            let found = names.iter().find_map(|&(k, parent, moved)| {
+            let found = names.iter().take(12).find_map(|&(k, parent, moved)| {
                 if parent == m.parent
                     || here.contains(k)
                     || k.len() < 3
