@@ -104,6 +104,10 @@ pub struct Diagnostic {
     /// A second place that matters (where a duplicate key was first defined).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub related: Option<Related>,
+    /// For a finding taken from the closest form of a failed `oneOf`/`anyOf`: every form, with
+    /// its errors (shown under `-v`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alternatives: Vec<Alternative>,
     /// The source lines of the span, for rendering; not part of the JSON output.
     #[serde(skip)]
     pub source: Option<SourceLines>,
@@ -117,6 +121,37 @@ pub struct Related {
     /// 1-based column.
     pub column: u32,
     /// What is there.
+    pub message: String,
+}
+
+/// One form of a `oneOf`/`anyOf` that a value failed, with its errors.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Alternative {
+    /// The form's position and name, e.g. ``form 1 (`normalJob`)``.
+    pub form: String,
+    /// Whether the finding was taken from this form.
+    pub closest: bool,
+    /// The form's errors.
+    pub errors: Vec<AlternativeError>,
+}
+
+/// One error of an [`Alternative`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct AlternativeError {
+    /// JSON pointer of the place (the key, for an error about one key).
+    pub pointer: String,
+    /// Whether the place is the key at `pointer` rather than its value.
+    #[serde(skip)]
+    pub at_key: bool,
+    /// 1-based line, when placed in the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// 1-based column, when placed in the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+    /// JSON pointer into the schema of the keyword that failed.
+    pub schema_path: String,
+    /// One line, lower-case.
     pub message: String,
 }
 
@@ -148,6 +183,7 @@ impl Diagnostic {
             diff: None,
             notes: Vec::new(),
             related: None,
+            alternatives: Vec::new(),
             source: None,
         }
     }
@@ -218,10 +254,95 @@ pub fn render_diff(diff: &str, color: bool) -> String {
     s
 }
 
+/// A source line wider than this is cut around the span, as rustc does.
+const MAX_LINE: usize = 120;
+/// Columns kept before the span (and after it) in a cut line.
+const CONTEXT: usize = 40;
+
+/// One source line as shown under a finding, with the span of 1-based character columns
+/// `from..to` to underline: tabs expanded to four spaces, wide characters (CJK, emoji) two
+/// columns, zero-width ones none, and a long line cut around the span with `...`. Returns the
+/// text, where the underline starts and how wide it is, in display columns.
+fn snippet(text: &str, from: usize, to: usize) -> (String, usize, usize) {
+    let chars: Vec<char> = text.chars().collect();
+    // Display column where each character starts, and the line's width.
+    let mut starts = Vec::with_capacity(chars.len() + 1);
+    let mut width = 0;
+    for &c in &chars {
+        starts.push(width);
+        width += if c == '\t' { 4 } else { char_width(c) };
+    }
+    starts.push(width);
+    let at = |col: usize| starts[(col - 1).min(chars.len())];
+    let (start, end) = (at(from), at(to).max(at(from) + 1));
+    let shown = |range: std::ops::Range<usize>| -> String {
+        chars[range]
+            .iter()
+            .map(|&c| {
+                if c == '\t' {
+                    "    ".to_owned()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    };
+    if width <= MAX_LINE {
+        return (shown(0..chars.len()), start, end - start);
+    }
+    // Cut: some context before the span, the span (at most MAX_LINE wide), context after.
+    let end = end.min(start + MAX_LINE);
+    let first = starts.partition_point(|&w| w + CONTEXT < start);
+    let last = starts
+        .partition_point(|&w| w < end + CONTEXT)
+        .min(chars.len());
+    let mut line = String::new();
+    let mut offset = starts[first];
+    if first > 0 {
+        line.push_str("...");
+        offset = offset.saturating_sub(3);
+    }
+    line.push_str(&shown(first..last));
+    if last < chars.len() {
+        line.push_str("...");
+    }
+    (line, start - offset, end - start)
+}
+
+/// Columns a character takes on a terminal: two for East Asian wide and fullwidth characters
+/// and emoji, none for combining marks and joiners, else one.
+fn char_width(c: char) -> usize {
+    match u32::from(c) {
+        0x0300..=0x036F | 0x200B..=0x200F | 0xFE00..=0xFE0F | 0x20D0..=0x20FF => 0,
+        0x1100..=0x115F
+        | 0x2E80..=0x303E
+        | 0x3041..=0x33FF
+        | 0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF
+        | 0xA000..=0xA4CF
+        | 0xAC00..=0xD7A3
+        | 0xF900..=0xFAFF
+        | 0xFE30..=0xFE4F
+        | 0xFF00..=0xFF60
+        | 0xFFE0..=0xFFE6
+        | 0x1F300..=0x1F64F
+        | 0x1F680..=0x1F6FF
+        | 0x1F900..=0x1FAFF
+        | 0x20000..=0x3FFFD => 2,
+        _ => 1,
+    }
+}
+
 impl Diagnostic {
     /// The finding as rustc shows one: a header, `--> file:line:col`, the source lines with the
     /// span underlined, then notes and a diff (ANSI colours when `color`).
     pub fn to_human(&self, color: bool) -> String {
+        self.to_human_with(color, false)
+    }
+
+    /// [`Diagnostic::to_human`], with every form's errors of a failed `oneOf`/`anyOf` when
+    /// `verbose`.
+    pub fn to_human_with(&self, color: bool, verbose: bool) -> String {
         let d = self;
         let paint = |style: &str, text: &str| paint(color, style, text);
         let (word, style) = match d.severity {
@@ -246,7 +367,6 @@ impl Diagnostic {
             let _ = writeln!(s, "{pad} {bar}");
             for (i, text) in src.lines.iter().enumerate() {
                 let n = src.first_line as usize + i;
-                let _ = writeln!(s, "{} {bar} {text}", paint(CYAN, &format!("{n:>width$}")));
                 let len = text.chars().count();
                 let from = if n == line as usize {
                     col as usize
@@ -258,12 +378,13 @@ impl Diagnostic {
                     _ => len + 1,
                 }
                 .max(from + 1);
-                let marks = "^".repeat(to - from);
+                let (shown, at, marks) = snippet(text, from, to);
+                let _ = writeln!(s, "{} {bar} {shown}", paint(CYAN, &format!("{n:>width$}")));
                 let _ = writeln!(
                     s,
                     "{pad} {bar} {}{}",
-                    " ".repeat(from - 1),
-                    paint(style, &marks)
+                    " ".repeat(at),
+                    paint(style, &"^".repeat(marks))
                 );
             }
             let _ = writeln!(s, "{pad} {bar}");
@@ -284,6 +405,19 @@ impl Diagnostic {
         }
         for n in &d.notes {
             let _ = writeln!(s, "{pad} {} {n}", paint(CYAN, "= note:"));
+        }
+        if verbose {
+            for a in &d.alternatives {
+                let closest = if a.closest { " (closest)" } else { "" };
+                let _ = writeln!(s, "{pad} {} {}{closest}:", paint(CYAN, "= note:"), a.form);
+                for e in &a.errors {
+                    let at = match (e.line, e.column) {
+                        (Some(l), Some(c)) => format!("{}:{l}:{c}", d.file.display()),
+                        _ => e.pointer.clone(),
+                    };
+                    let _ = writeln!(s, "{pad}         - {at}: {}", e.message);
+                }
+            }
         }
         if let Some(diff) = &d.diff {
             s.push('\n');
@@ -307,5 +441,33 @@ impl Diagnostic {
             }
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snippet;
+
+    #[test]
+    fn tabs_and_wide_characters_keep_the_underline_under_the_span() {
+        assert_eq!(
+            snippet("\tport: x", 8, 9),
+            ("    port: x".to_owned(), 10, 1)
+        );
+        // `名前: x`: the value is the fifth character, at display column 6.
+        assert_eq!(snippet("名前: x", 5, 6), ("名前: x".to_owned(), 6, 1));
+        assert_eq!(snippet("🚀: 1", 4, 5).1, 4);
+    }
+
+    #[test]
+    fn a_long_line_is_cut_around_the_span() {
+        let line = format!("{}\"bad\"{}", "a".repeat(300_000), "b".repeat(300_000));
+        let (shown, at, width) = snippet(&line, 300_001, 300_006);
+        assert!(shown.len() < 200, "{}", shown.len());
+        assert!(
+            shown.starts_with("...") && shown.ends_with("..."),
+            "{shown}"
+        );
+        assert_eq!(&shown[at..at + width], "\"bad\"");
     }
 }

@@ -145,7 +145,7 @@ impl Printer {
             }
             MessageFormat::Sarif => self.sarif.push(sarif_result(d)),
             MessageFormat::Human => {
-                let s = d.to_human(self.color);
+                let s = d.to_human_with(self.color, self.verbose > 0);
                 self.err(&s);
             }
         }

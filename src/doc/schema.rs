@@ -15,7 +15,9 @@ use jsonschema::{ReferencingError, ValidationError};
 use serde_json::Value;
 
 use super::tape::{NodeRef, Tape, TapeJson};
-use crate::diagnostic::Code;
+use crate::diagnostic::{Alternative, Code};
+
+mod explain;
 
 /// A JSON Schema draft.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -149,12 +151,53 @@ pub struct SchemaError {
     pub property: Option<String>,
     /// One line, lower-case, e.g. `"eighty" is not of type "integer"`.
     pub message: String,
+    /// Why this error is the one reported, e.g. which form of a failed `oneOf` it comes from.
+    pub notes: Vec<String>,
+    /// For an error taken from the closest form of a failed `oneOf`/`anyOf`: every form with
+    /// its errors (on the first error of that form only).
+    pub alternatives: Vec<Alternative>,
+    /// A missing required key merged with the near-miss key that was meant to be it.
+    pub(crate) merged: bool,
+}
+
+impl SchemaError {
+    /// Where the error is shown: the property's pointer for an error about one property of an
+    /// object (a missing, unexpected or badly named key), else the failing value's.
+    pub fn place(&self) -> String {
+        match &self.property {
+            Some(p) => format!(
+                "{}/{}",
+                self.instance_pointer,
+                super::escape_pointer_token(p)
+            ),
+            None => self.instance_pointer.clone(),
+        }
+    }
+
+    /// What makes two errors the same error, whatever their messages say: the document
+    /// place, the keyword as written in its schema, and the property. An edit that changes a
+    /// value quoted in a message does not make a new error of an old one.
+    pub fn identity(&self) -> (String, String, Option<String>) {
+        (
+            self.instance_pointer.clone(),
+            self.keyword_location
+                .clone()
+                .unwrap_or_else(|| self.schema_path.clone()),
+            self.property.clone(),
+        )
+    }
+
+    fn depth(&self) -> usize {
+        self.instance_pointer.matches('/').count() + usize::from(self.property.is_some())
+    }
 }
 
 /// A compiled schema: validate any number of instances, from any number of threads.
 pub struct Schema {
     validator: jsonschema::Validator<TapeJson>,
     resources: Vec<String>,
+    /// The documents, read only to explain the errors of an invalid instance.
+    documents: explain::Documents,
 }
 
 impl fmt::Debug for Schema {
@@ -203,13 +246,33 @@ pub fn compile(
     let validator = builder
         .build(schema)
         .map_err(|error| compile_problem(schema, &options.base_uri, &error))?;
-    let mut resources =
-        std::mem::take(&mut *fetched.lock().unwrap_or_else(PoisonError::into_inner));
+    let fetched: HashMap<String, Value> =
+        std::mem::take(&mut *fetched.lock().unwrap_or_else(PoisonError::into_inner))
+            .into_iter()
+            .collect();
+    let mut resources: Vec<String> = fetched.keys().cloned().collect();
     resources.sort();
-    resources.dedup();
+    let base = if options.base_uri.is_empty() {
+        "json-schema:///"
+    } else {
+        &options.base_uri
+    };
+    let mut root_uris = vec![base.trim_end_matches('#').to_owned()];
+    if let Some(id) = ["$id", "id"]
+        .iter()
+        .find_map(|k| schema.get(*k).and_then(Value::as_str))
+    {
+        let id = resolve(base, id);
+        root_uris.push(id.split('#').next().unwrap_or_default().to_owned());
+    }
     Ok(Schema {
         validator,
         resources,
+        documents: explain::Documents {
+            root: schema.clone(),
+            root_uris,
+            fetched,
+        },
     })
 }
 
@@ -239,22 +302,21 @@ impl Schema {
             return self.validate_tape(&NULL);
         };
         let mut errors = Vec::new();
+        let explainer = explain::Explainer {
+            docs: &self.documents,
+            root,
+        };
         for error in self.validator.iter_errors(root) {
-            push_errors(&error, &mut errors);
+            explainer.push(&error, &mut errors);
         }
+        explain::tidy(&mut errors, root, true);
         if errors.len() > 1 {
             let mut positions = Positions::default();
             let mut keyed: Vec<_> = errors
                 .into_iter()
                 .map(|e| {
                     // An error about a property of an object is placed at that property.
-                    let at = match &e.property {
-                        Some(p) => {
-                            format!("{}/{}", e.instance_pointer, super::escape_pointer_token(p))
-                        }
-                        None => e.instance_pointer.clone(),
-                    };
-                    (positions.of(root, &at), e)
+                    (positions.of(root, &e.place()), e)
                 })
                 .collect();
             keyed.sort_by(|(a, x), (b, y)| {
@@ -283,7 +345,7 @@ impl Schema {
 /// Adapts a [`SchemaSource`] to the validator library's retriever, recording what it fetched.
 struct Retriever {
     source: Arc<dyn SchemaSource>,
-    fetched: Arc<Mutex<Vec<String>>>,
+    fetched: Arc<Mutex<Vec<(String, Value)>>>,
 }
 
 impl jsonschema::Retrieve for Retriever {
@@ -296,7 +358,7 @@ impl jsonschema::Retrieve for Retriever {
         self.fetched
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(uri.to_owned());
+            .push((uri.to_owned(), value.clone()));
         Ok(value)
     }
 }
@@ -502,16 +564,7 @@ pub(crate) fn percent_decode(text: &str) -> String {
 /// Appends the errors that `error` stands for: one per property for the keywords that name
 /// several properties at once, so each can be located on its own key.
 fn push_errors(error: &ValidationError<'_>, out: &mut Vec<SchemaError>) {
-    let base = |property: Option<String>, message: String| SchemaError {
-        instance_pointer: error.instance_path().as_str().to_owned(),
-        schema_path: error.evaluation_path().as_str().to_owned(),
-        keyword_location: error
-            .absolute_keyword_location()
-            .map(|u| u.as_str().to_owned()),
-        keyword: error.kind().keyword().to_owned(),
-        property,
-        message,
-    };
+    let base = |property: Option<String>, message: String| schema_error(error, property, message);
     match error.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected }
         | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
@@ -541,6 +594,27 @@ fn push_errors(error: &ValidationError<'_>, out: &mut Vec<SchemaError>) {
             out.push(base(name, message_of(error)));
         }
         _ => out.push(base(None, message_of(error))),
+    }
+}
+
+/// The [`SchemaError`] of `error`, about `property` when it names one.
+fn schema_error(
+    error: &ValidationError<'_>,
+    property: Option<String>,
+    message: String,
+) -> SchemaError {
+    SchemaError {
+        instance_pointer: error.instance_path().as_str().to_owned(),
+        schema_path: error.evaluation_path().as_str().to_owned(),
+        keyword_location: error
+            .absolute_keyword_location()
+            .map(|u| u.as_str().to_owned()),
+        keyword: error.kind().keyword().to_owned(),
+        property,
+        message,
+        notes: Vec::new(),
+        alternatives: Vec::new(),
+        merged: false,
     }
 }
 
@@ -815,14 +889,14 @@ mod tests {
                     "/additionalProperties",
                     "additionalProperties",
                     Some("extra"),
-                    "additional properties are not allowed ('extra' was unexpected)"
+                    "`extra` is not an allowed key (allowed: `name`, `server`, `tags`)"
                 ),
                 e(
                     "",
                     "/additionalProperties",
                     "additionalProperties",
                     Some("more"),
-                    "additional properties are not allowed ('more' was unexpected)"
+                    "`more` is not an allowed key (allowed: `name`, `server`, `tags`)"
                 ),
                 e(
                     "",
@@ -907,6 +981,158 @@ mod tests {
         );
     }
 
+    /// A small GitHub-like job: a `oneOf` of a job that runs steps and one that calls a
+    /// workflow.
+    fn jobs_schema() -> Value {
+        json!({
+            "type": "object",
+            "properties": {"jobs": {"type": "object", "additionalProperties": {"oneOf": [
+                {"$ref": "#/definitions/normalJob"},
+                {"$ref": "#/definitions/callJob"}
+            ]}}},
+            "definitions": {
+                "normalJob": {
+                    "type": "object",
+                    "required": ["runs-on"],
+                    "additionalProperties": false,
+                    "properties": {
+                        "name": {"type": "string"},
+                        "runs-on": {"type": "string"},
+                        "timeout-minutes": {"type": "number"},
+                        "permissions": {"oneOf": [
+                            {"type": "string", "enum": ["read-all", "write-all"]},
+                            {"type": "object", "additionalProperties": false, "properties": {
+                                "contents": {"enum": ["read", "write", "none"]}
+                            }}
+                        ]}
+                    }
+                },
+                "callJob": {
+                    "type": "object",
+                    "required": ["uses"],
+                    "additionalProperties": false,
+                    "properties": {"name": {"type": "string"}, "uses": {"type": "string"}}
+                }
+            }
+        })
+    }
+
+    #[test]
+    fn a_failed_one_of_reports_the_closest_form_at_its_place() {
+        let schema = build(jobs_schema());
+        // A wrong type deep in the job that runs steps.
+        let got = schema.validate(&json!({"jobs": {"test": {
+            "runs-on": "ubuntu", "timeout-minutes": "forty five"
+        }}}));
+        assert_eq!(got.len(), 1, "{got:#?}");
+        assert_eq!(got[0].instance_pointer, "/jobs/test/timeout-minutes");
+        assert_eq!(got[0].message, "\"forty five\" is not of type \"number\"");
+        assert_eq!(
+            got[0].notes,
+            [
+                "the value at /jobs/test matches none of the 2 forms its `oneOf` allows; closest: \
+              form 1 (`normalJob`) (-v lists every form's errors)"
+            ]
+        );
+        let forms: Vec<_> = got[0]
+            .alternatives
+            .iter()
+            .map(|a| (a.form.as_str(), a.closest))
+            .collect();
+        assert_eq!(
+            forms,
+            [
+                ("form 1 (`normalJob`)", true),
+                ("form 2 (`callJob`)", false)
+            ]
+        );
+        assert!(
+            got[0].alternatives[1]
+                .errors
+                .iter()
+                .any(|e| e.message.contains("uses"))
+        );
+
+        // A misspelt required key: one finding, at the key.
+        let got = schema.validate(&json!({"jobs": {"test": {"name": "t", "runs_on": "ubuntu"}}}));
+        assert_eq!(got.len(), 1, "{got:#?}");
+        assert_eq!(got[0].place(), "/jobs/test/runs_on");
+        assert_eq!(
+            got[0].message,
+            "`runs_on` is not an allowed key; did you mean `runs-on`? (`runs-on` is required)"
+        );
+
+        // A bad enum value in a nested `oneOf`: the object form, the value listed.
+        let got = schema.validate(&json!({"jobs": {"test": {
+            "runs-on": "ubuntu", "permissions": {"contents": "reed"}
+        }}}));
+        assert_eq!(got.len(), 1, "{got:#?}");
+        assert_eq!(got[0].instance_pointer, "/jobs/test/permissions/contents");
+        assert_eq!(
+            got[0].message,
+            "\"reed\" is not one of \"read\", \"write\" or \"none\"; did you mean \"read\"?"
+        );
+        assert_eq!(got[0].notes.len(), 2, "{:?}", got[0].notes);
+    }
+
+    #[test]
+    fn an_if_then_else_error_is_at_its_place_and_says_why() {
+        let schema = build(json!({
+            "properties": {"kind": {"enum": ["disk", "net"]}},
+            "if": {"properties": {"kind": {"const": "disk"}}},
+            "then": {"required": ["path"]},
+            "else": {"properties": {"port": {"type": "integer"}}}
+        }));
+        let got = schema.validate(&json!({"kind": "disk", "pth": "/x"}));
+        assert_eq!(got.len(), 1, "{got:#?}");
+        assert_eq!(got[0].place(), "/pth");
+        assert!(
+            got[0]
+                .message
+                .contains("did you mean `path` instead of `pth`"),
+            "{}",
+            got[0].message
+        );
+        assert_eq!(
+            got[0].notes,
+            ["this applies because the value matched the `if` at /if"]
+        );
+        let got = schema.validate(&json!({"kind": "net", "port": "80"}));
+        assert_eq!(got.len(), 1, "{got:#?}");
+        assert_eq!(got[0].instance_pointer, "/port");
+        assert_eq!(
+            got[0].notes,
+            ["this applies because the value did not match the `if` at /if"]
+        );
+    }
+
+    #[test]
+    fn a_one_of_matching_two_forms_names_them() {
+        let schema = build(json!({"oneOf": [
+            {"title": "short", "maxLength": 3},
+            {"title": "lower", "pattern": "^[a-z]+$"},
+            {"type": "number"}
+        ]}));
+        let got = schema.validate(&json!("ab"));
+        assert_eq!(got.len(), 1);
+        assert!(
+            got[0]
+                .message
+                .ends_with(": form 1 (`short`) and form 2 (`lower`) match, and exactly one may"),
+            "{}",
+            got[0].message
+        );
+    }
+
+    #[test]
+    fn identity_ignores_the_message() {
+        let schema = build(json!({"properties": {"job": {"not": {"required": ["x"]}}}}));
+        let a = schema.validate(&json!({"job": {"x": 1, "name": "a"}}));
+        let b = schema.validate(&json!({"job": {"x": 1, "name": "b"}}));
+        assert_ne!(a[0].message, b[0].message);
+        assert_eq!(a[0].identity(), b[0].identity());
+    }
+
     #[test]
     fn unevaluated_properties_are_split_per_property() {
         let schema = build(json!({"properties": {"a": true}, "unevaluatedProperties": false}));
@@ -914,10 +1140,7 @@ mod tests {
         let properties: Vec<_> = got.iter().map(|e| e.3.as_deref()).collect();
         assert_eq!(properties, [Some("b"), Some("c")]);
         assert_eq!(got[0].2, "unevaluatedProperties");
-        assert_eq!(
-            got[0].4,
-            "unevaluated properties are not allowed ('b' was unexpected)"
-        );
+        assert_eq!(got[0].4, "`b` is not an allowed key (allowed: `a`)");
     }
 
     #[test]
@@ -933,8 +1156,8 @@ mod tests {
             "{message}"
         );
         assert!(
-            message
-                .ends_with("is not valid under any of the schemas listed in the 'anyOf' keyword")
+            message.ends_with("is not of type \"string\" or \"integer\""),
+            "{message}"
         );
         assert_one_line(message);
     }

@@ -339,16 +339,23 @@ impl Target {
         }
         // A file that was already invalid may still be edited, one fix at a time: what is
         // refused is an edit that adds an error the file did not have.
-        let had: HashSet<(usize, SchemaError)> = original
+        // Errors are compared by identity (place and schema keyword), never by message: a
+        // message may quote the value that was edited.
+        let had: HashSet<_> = original
             .iter()
             .enumerate()
-            .flat_map(|(n, v)| schema.validate(v).into_iter().map(move |e| (n, e)))
+            .flat_map(|(n, v)| {
+                schema
+                    .validate(v)
+                    .into_iter()
+                    .map(move |e| (n, e.identity()))
+            })
             .collect();
         let new: Vec<(usize, SchemaError)> = docs
             .iter()
             .enumerate()
             .flat_map(|(n, v)| schema.validate(v).into_iter().map(move |e| (n, e)))
-            .filter(|found| !had.contains(found))
+            .filter(|(n, e)| !had.contains(&(*n, e.identity())))
             .collect();
         if new.is_empty() {
             return Ok(Computed::Text(text));

@@ -493,7 +493,21 @@ pub(crate) fn schema_diagnostic_at(
     let mut d = Diagnostic::error(Code::Schema, file, err.message.clone());
     d.pointer = Some(err.instance_pointer.clone());
     d.schema_path = Some(err.schema_path.clone());
+    d.notes.clone_from(&err.notes);
+    d.alternatives.clone_from(&err.alternatives);
     if let Some(index) = index {
+        // Each form's errors at their places, as this source holds them.
+        let shift = |pointer: &str| match pointer.strip_prefix(err.instance_pointer.as_str()) {
+            Some(rest) if at != err.instance_pointer => format!("{at}{rest}"),
+            _ => pointer.to_owned(),
+        };
+        for e in d.alternatives.iter_mut().flat_map(|a| a.errors.iter_mut()) {
+            if let Some((_, l)) = index.nearest(&shift(&e.pointer)) {
+                let span = focus(l, e.at_key);
+                e.line = Some(span.start.line);
+                e.column = Some(span.start.column);
+            }
+        }
         // An unexpected property is shown at its own key.
         let exact = err.property.as_ref().and_then(|p| {
             let ptr = format!("{at}/{}", doc::escape_pointer_token(p));
@@ -527,10 +541,6 @@ fn is_container(err: &SchemaError) -> bool {
             | "unevaluatedProperties"
             | "minProperties"
             | "maxProperties"
-            | "minItems"
-            | "maxItems"
-            | "uniqueItems"
-            | "contains"
             | "dependentRequired"
             | "propertyNames"
     )
@@ -544,14 +554,27 @@ fn focus(l: &Located, prefer_key: bool) -> Span {
 }
 
 /// Sets the location of `d` to `span` and keeps the source lines for rendering.
+///
+/// Columns are counted from after a UTF-8 byte order mark (an editor does not show it), and the
+/// mark is not kept in the source lines.
 fn place(d: &mut Diagnostic, text: &str, span: Span) {
+    let bom = text.starts_with('\u{feff}');
+    let column = |p: doc::Pos| {
+        if bom && p.line == 1 {
+            p.column.saturating_sub(1).max(1)
+        } else {
+            p.column
+        }
+    };
     d.line = Some(span.start.line);
-    d.column = Some(span.start.column);
+    d.column = Some(column(span.start));
     d.end_line = Some(span.end.line);
-    d.end_column = Some(span.end.column);
+    d.end_column = Some(column(span.end));
     let first = span.start.line as usize;
     let last = (span.end.line as usize).clamp(first, first + 2);
     let lines: Vec<String> = text
+        .strip_prefix('\u{feff}')
+        .unwrap_or(text)
         .lines()
         .skip(first - 1)
         .take(last - first + 1)

@@ -272,7 +272,8 @@ fn the_starter_config_template_is_a_valid_config() {
     let r = ws.run(&["verify"]).code(2);
     assert!(r.stderr.contains("atomic.toml:3:1"), "{}", r.stderr);
     assert!(
-        r.stderr.contains("'durabilty' was unexpected"),
+        r.stderr
+            .contains("`durabilty` is not an allowed key; did you mean `durability`?"),
         "{}",
         r.stderr
     );

@@ -229,7 +229,18 @@ impl Fault {
         }
     }
 
-    fn into_problem(self, text: &str, limits: &Limits) -> Problem {
+    fn into_problem(mut self, text: &str, limits: &Limits) -> Problem {
+        // A tab used as indentation is reported at the tab, not at what follows it.
+        if self.message.contains("tabs")
+            && let Some(at) = &mut self.at
+        {
+            let before = &text.as_bytes()[..at.start.min(text.len())];
+            let tabs = before.iter().rev().take_while(|&&b| b == b'\t').count();
+            if tabs > 0 {
+                at.start -= tabs;
+                at.end = at.end.max(at.start + 1);
+            }
+        }
         let lines = LineIndex::new(text);
         let document = self
             .at

@@ -654,3 +654,11 @@ fn a_long_single_line_document_indexes_in_linear_time() {
         1 + 200_000 * 5 - 4
     );
 }
+
+#[test]
+fn a_tab_used_as_indentation_is_reported_at_the_tab() {
+    let p = problem("a:\n\tb: 1\n");
+    assert!(p.message.contains("tab"), "{p:?}");
+    let span = p.span.expect("located");
+    assert_eq!((span.start.line, span.start.column), (2, 1), "{p:?}");
+}
