@@ -124,6 +124,12 @@ pub fn accept(
         }
         // Read under the exclusive lock: no other writer changes it meanwhile.
         let abs = ws.root.join(p);
+        if fs::symlink_metadata(&abs).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
+            return Err(Error::Usage(format!(
+                "`{key}` does not exist: there are no present bytes to accept (`cargo atomic \
+                 backups restore {key}` puts the last written ones back)"
+            )));
+        }
         let bytes = fs::read(&abs).map_err(|e| Error::io("read", &abs, e))?;
         tx.write(p, bytes)?;
     }

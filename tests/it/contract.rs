@@ -95,6 +95,12 @@ fn sources_stay_the_users_and_a_managed_file_edit_can_be_accepted() {
         "{}",
         r.stderr
     );
+    // A deleted managed file has no present bytes to accept; nothing changes.
+    std::fs::remove_file(ws.path("config/app.json")).unwrap();
+    let before = ws.snapshot();
+    let r = ws.run(&["verify", "--accept", "config/app.json"]).code(2);
+    assert!(r.stderr.contains("backups restore"), "{}", r.stderr);
+    assert_eq!(ws.snapshot(), before);
 }
 
 #[test]
