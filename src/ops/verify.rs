@@ -1,4 +1,5 @@
-//! `verify [PATHS]`: compare files with the SHA-256 the manifest recorded for them.
+//! `verify [PATHS]`: compare files with the SHA-256 the manifest recorded for them; `--accept`
+//! takes the present bytes of hand-edited managed files as recorded.
 
 use std::fs;
 use std::path::PathBuf;
