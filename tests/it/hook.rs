@@ -476,3 +476,15 @@ fn a_staged_schema_is_the_one_the_commit_is_judged_by() {
     // ...and the working tree alone is fine.
     ws.run(&["check"]).ok();
 }
+
+/// The repository is untrusted input: a staged blob past the size limit is never read.
+#[test]
+fn a_staged_file_past_the_size_limit_is_a_finding_not_a_read() {
+    let ws = hooked_repo();
+    let big = format!("[{}0]\n", "0,".repeat(17 * 1024 * 1024));
+    ws.put("config/big.json", &big);
+    git(ws.root(), &["add", "config/big.json"]).ok();
+    std::fs::write(ws.path("config/big.json"), "{}\n").unwrap();
+    let r = ws.run(&["check", "--staged"]).code(1);
+    assert!(r.stderr.contains("past the limit"), "{}", r.stderr);
+}
