@@ -266,8 +266,13 @@ fn set_on_a_merge_source_sees_what_it_breaks_and_apply_writes_all_at_once() {
     );
     assert_eq!(ws.snapshot(), before, "nothing written");
 
-    // A good edit alone leaves the output stale, as before.
-    ws.run(&["set", "config/prod.toml", "port=8443"]).ok();
+    // A good edit alone leaves the output stale, as before, and says so.
+    let r = ws.run(&["set", "config/prod.toml", "port=8443"]).ok();
+    assert!(
+        r.stderr.contains("warning[stale]") && r.stderr.contains("cargo atomic apply prod"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(ws.read("out/prod.json"), output);
     ws.run(&["check"]).code(1);
 
