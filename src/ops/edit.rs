@@ -206,10 +206,15 @@ impl Target {
         let mut tx = store.transaction(op);
         // An edit does not make the file cargo atomic's: a later hand edit is no drift.
         tx.write_user_file(&self.rel, text)?;
-        if self.apply {
-            for (output, rendered) in outputs {
+        let mut stale = Vec::new();
+        for (output, rendered) in outputs {
+            if self.apply {
                 store::check_target(&ws.root, &ws.config.settings.state_dir, &output)?;
                 tx.write_generated(&output, rendered.text, rendered.inputs)?;
+            } else if super::apply::current(&ws.root.join(&output))?.as_deref()
+                != Some(rendered.text.as_bytes())
+            {
+                stale.push(output);
             }
         }
         let committed = tx.commit()?;
@@ -217,6 +222,22 @@ impl Target {
         let reported = write::report(committed, sink);
         outcome.files = reported.files;
         outcome.written = reported.written;
+        // Without --apply, say which outputs the edit left behind (the next `check` would).
+        for output in stale {
+            let name = ws.config.merge.iter().find(|e| e.output == output);
+            let name = name.map_or("", |e| e.name.as_str());
+            let mut d = Diagnostic::error(
+                crate::diagnostic::Code::Stale,
+                &output,
+                "output is now out of date with its sources",
+            )
+            .with_note(format!(
+                "`cargo atomic apply {name}` writes it; `--apply` writes it with the edit"
+            ));
+            d.severity = crate::diagnostic::Severity::Warning;
+            outcome.warnings += 1;
+            sink.event(Event::Diagnostic(d));
+        }
         Ok(outcome)
     }
 

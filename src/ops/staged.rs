@@ -14,12 +14,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::{Error, Workspace};
+use crate::doc::Limits;
 
 /// Contents that stand in for files on disk, keyed by absolute path: the index's for
 /// `check --staged`, an edit not yet written for `set`. `None`: the file is gone.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Overlay {
     files: HashMap<PathBuf, Option<Vec<u8>>>,
+    /// Files whose staged blob is past the size limit, with its size: never read.
+    too_large: HashMap<PathBuf, u64>,
 }
 
 impl Overlay {
@@ -30,11 +33,20 @@ impl Overlay {
 
     /// Whether `abs` is covered (present or gone).
     pub fn covers(&self, abs: &Path) -> bool {
-        self.files.contains_key(abs)
+        self.files.contains_key(abs) || self.too_large.contains_key(abs)
     }
 
     /// The bytes of `abs`: the overlay's, else the disk's (through [`crate::store::read_input`]).
     pub fn read(&self, abs: &Path) -> std::io::Result<Vec<u8>> {
+        if let Some(size) = self.too_large.get(abs) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::FileTooLarge,
+                format!(
+                    "its staged content is {size} bytes, past the limit of {} bytes",
+                    Limits::default().max_bytes
+                ),
+            ));
+        }
         match self.files.get(abs) {
             Some(Some(b)) => Ok(b.clone()),
             Some(None) => Err(std::io::Error::new(
@@ -136,6 +148,37 @@ impl Staged {
         for p in paths.iter().filter(|p| !self.blobs.contains_key(*p)) {
             overlay.insert(ws.root.join(p), None);
         }
+        if wanted.is_empty() {
+            return Ok(overlay);
+        }
+        // Sizes first: a blob past the limit is never read (the repository is untrusted input).
+        let mut input = Vec::new();
+        for (_, object) in &wanted {
+            input.extend_from_slice(object.as_bytes());
+            input.push(b'\n');
+        }
+        let sizes = run_git(
+            ws,
+            &["cat-file", "--batch-check=%(objectsize)"],
+            Some(input),
+        )?;
+        let sizes: Vec<u64> = String::from_utf8_lossy(&sizes)
+            .lines()
+            .map(|l| l.trim().parse().unwrap_or(u64::MAX))
+            .collect();
+        let max = Limits::default().max_bytes as u64;
+        let wanted: Vec<(&PathBuf, &String)> = wanted
+            .into_iter()
+            .zip(sizes.iter().chain(std::iter::repeat(&u64::MAX)))
+            .filter_map(|(w, size)| {
+                if *size > max {
+                    overlay.too_large.insert(ws.root.join(w.0), *size);
+                    None
+                } else {
+                    Some(w)
+                }
+            })
+            .collect();
         if wanted.is_empty() {
             return Ok(overlay);
         }

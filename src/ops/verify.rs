@@ -1,4 +1,5 @@
-//! `verify [PATHS]`: compare files with the SHA-256 the manifest recorded for them.
+//! `verify [PATHS]`: compare files with the SHA-256 the manifest recorded for them; `--accept`
+//! takes the present bytes of hand-edited managed files as recorded.
 
 use std::fs;
 use std::path::PathBuf;
@@ -124,6 +125,12 @@ pub fn accept(
         }
         // Read under the exclusive lock: no other writer changes it meanwhile.
         let abs = ws.root.join(p);
+        if fs::symlink_metadata(&abs).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
+            return Err(Error::Usage(format!(
+                "`{key}` does not exist: there are no present bytes to accept (`cargo atomic \
+                 backups restore {key}` puts the last written ones back)"
+            )));
+        }
         let bytes = fs::read(&abs).map_err(|e| Error::io("read", &abs, e))?;
         tx.write(p, bytes)?;
     }

@@ -1,4 +1,6 @@
-//! `write FILE`: replace one file with given bytes, as a transaction with a backup.
+//! `write FILE`: replace one file with given bytes, as a transaction with a backup, once the
+//! bytes pass the schema `validate` would use for the file (a finding, located in the input's
+//! text, writes nothing). The file becomes managed: the manifest records it.
 
 use std::path::PathBuf;
 

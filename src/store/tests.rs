@@ -137,6 +137,18 @@ fn the_same_path_twice_and_deleting_nothing_are_refused() {
 
 /// A journal as a crash after staging leaves it: intent written, temp staged, backup kept.
 fn crashed(root: &Path, old: &[u8], new: &[u8], commit: bool, abort: bool) -> (Store, String) {
+    crashed_write(root, old, new, commit, abort, false)
+}
+
+/// [`crashed`], of a user file's write (`unmanaged`) when asked.
+fn crashed_write(
+    root: &Path,
+    old: &[u8],
+    new: &[u8],
+    commit: bool,
+    abort: bool,
+    unmanaged: bool,
+) -> (Store, String) {
     fs::write(root.join("f"), old).unwrap();
     let store = open(root);
     let temp = ".f.0123456789abcdef.atomic-tmp";
@@ -170,7 +182,7 @@ fn crashed(root: &Path, old: &[u8], new: &[u8], commit: bool, abort: bool) -> (S
             manifest_before: None,
             inputs: None,
             inputs_before: None,
-            unmanaged: false,
+            unmanaged,
         }],
     };
     let mut j = Journal::create(&store.journal_dir(), &intent).unwrap();
@@ -187,6 +199,37 @@ fn recover(store: &Store, mode: RecoverMode) -> Result<Vec<Event>> {
     let mut events = Vec::new();
     store.recover(mode, &mut events)?;
     Ok(events)
+}
+
+#[test]
+fn a_user_file_is_recorded_only_if_it_was_already() {
+    let t = tempfile::tempdir().unwrap();
+    fs::write(t.path().join("src.toml"), "a = 1").unwrap();
+    let store = open(t.path());
+    let mut tx = store.transaction("set");
+    tx.write_user_file("src.toml", "a = 2").unwrap();
+    tx.write("out.json", "{}").unwrap();
+    let done = tx.commit().unwrap();
+    assert_eq!(done.files[0].backup, Some(Sha256Digest::of(b"a = 1")));
+    let m = store.manifest().unwrap();
+    assert!(
+        !m.files.contains_key("src.toml"),
+        "an edit does not manage a file"
+    );
+    assert_eq!(m.files["out.json"], state(b"{}"));
+    assert_eq!(store.backups().unwrap().len(), 1);
+    // A file the manifest records stays recorded, with its new state.
+    let mut tx = store.transaction("set");
+    tx.write_user_file("out.json", "[]").unwrap();
+    tx.commit().unwrap();
+    assert_eq!(store.manifest().unwrap().files["out.json"], state(b"[]"));
+    // Roll forward after a crash keeps the rule.
+    drop(store);
+    let t = tempfile::tempdir().unwrap();
+    let (store, _) = crashed_write(t.path(), b"old", b"new", true, false, true);
+    recover(&store, RecoverMode::RollForward).unwrap();
+    assert_eq!(fs::read(t.path().join("f")).unwrap(), b"new");
+    assert!(!store.manifest().unwrap().files.contains_key("f"));
 }
 
 #[test]

@@ -95,6 +95,12 @@ fn sources_stay_the_users_and_a_managed_file_edit_can_be_accepted() {
         "{}",
         r.stderr
     );
+    // A deleted managed file has no present bytes to accept; nothing changes.
+    std::fs::remove_file(ws.path("config/app.json")).unwrap();
+    let before = ws.snapshot();
+    let r = ws.run(&["verify", "--accept", "config/app.json"]).code(2);
+    assert!(r.stderr.contains("backups restore"), "{}", r.stderr);
+    assert_eq!(ws.snapshot(), before);
 }
 
 #[test]
@@ -260,8 +266,13 @@ fn set_on_a_merge_source_sees_what_it_breaks_and_apply_writes_all_at_once() {
     );
     assert_eq!(ws.snapshot(), before, "nothing written");
 
-    // A good edit alone leaves the output stale, as before.
-    ws.run(&["set", "config/prod.toml", "port=8443"]).ok();
+    // A good edit alone leaves the output stale, as before, and says so.
+    let r = ws.run(&["set", "config/prod.toml", "port=8443"]).ok();
+    assert!(
+        r.stderr.contains("warning[stale]") && r.stderr.contains("cargo atomic apply prod"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(ws.read("out/prod.json"), output);
     ws.run(&["check"]).code(1);
 
@@ -316,4 +327,58 @@ fn restoring_a_source_leaves_it_the_users() {
     ws.run(&["apply"]).ok();
     ws.run(&["check"]).ok();
     ws.run(&["audit", "verify", "--deep"]).ok();
+}
+
+/// The sequence of issue 15, item 2, exactly: an edited source is the user's, a written file
+/// is the tool's until a hand edit is accepted.
+#[test]
+fn the_issue_sequence_set_hand_edit_write_hand_edit_accept() {
+    let ws = layered();
+    ws.run(&["set", "config/app.json", "port=8080"]).ok();
+    ws.put("config/app.json", "{\"port\": 9090}\n");
+    ws.run(&["apply"]).ok();
+    ws.run(&["check"]).ok();
+
+    ws.run_stdin(&["write", "config/app.json"], Some(b"{\"port\": 1}\n"))
+        .ok();
+    ws.put("config/app.json", "{\"port\": 2}\n");
+    let r = ws.run(&["check"]).code(1);
+    assert!(
+        r.stderr
+            .contains("error[drift]: file was changed since cargo atomic wrote it"),
+        "{}",
+        r.stderr
+    );
+    let records = ws.read(".atomic/audit.jsonl").lines().count();
+    ws.run(&["verify", "--accept", "config/app.json"]).ok();
+    ws.run(&["check"]).ok();
+    let log = ws.read(".atomic/audit.jsonl");
+    assert_eq!(log.lines().count(), records + 1);
+    let last: Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (last["op"].as_str(), last["path"].as_str()),
+        (Some("accept"), Some("config/app.json"))
+    );
+}
+
+/// Item 8 through the binary: the file's diff is the value's bytes and nothing else.
+#[test]
+fn set_keeps_yaml_plain_and_one_line_json_on_one_line() {
+    let ws = Ws::new();
+    let yaml = "# deploy\nimage: nginx:1.27   # pinned\nbind: 0.0.0.0\n";
+    ws.put("deploy.yaml", yaml);
+    ws.run(&["set", "deploy.yaml", "image=nginx:1.28", "bind=127.0.0.1"])
+        .ok();
+    assert_eq!(
+        ws.read("deploy.yaml"),
+        yaml.replace("nginx:1.27", "nginx:1.28")
+            .replace("0.0.0.0", "127.0.0.1")
+    );
+    let json = "{\n  \"limits\": {\"cpu\": 1},\n  \"name\": \"web\"\n}\n";
+    ws.put("app.json", json);
+    ws.run(&["set", "app.json", "limits.memory=512"]).ok();
+    assert_eq!(
+        ws.read("app.json"),
+        json.replace("{\"cpu\": 1}", "{\"cpu\": 1, \"memory\": 512}")
+    );
 }

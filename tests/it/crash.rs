@@ -23,8 +23,9 @@
 //! crashes and for EIO, each followed by a command that must finish the job.
 //!
 //! Scenarios: a transaction of the example `examples/txn.rs` (three files replaced in three
-//! directories, one deleted, one created in a directory that does not exist yet), and
-//! `cargo-atomic atomic write` in a workspace without a store.
+//! directories, one deleted, one created in a directory that does not exist yet),
+//! `cargo-atomic atomic write` in a workspace without a store, `apply`, and `set --apply` (a
+//! user's source, left out of the manifest, and the output it feeds).
 //!
 //! The store runs with `CARGO_ATOMIC_THREADS=1`: strace counts the calls it injects into per
 //! thread, so only a single-threaded run lets N reach every call. One sweep also runs the
@@ -209,6 +210,18 @@ fn error_sweep_apply() {
     };
     stats.report(&sc, "error sweep", "error points");
     stats.assert_at_least(60);
+}
+
+/// `set --apply` (issue 15): a user's source and the output it feeds in one transaction; after
+/// any kill the source is not in the manifest and the output is, wholly old or wholly new.
+#[test]
+fn crash_sweep_set_apply() {
+    let Some(ctx) = Ctx::new() else { return };
+    let sc = set_apply_scenario();
+    let calls = discover(&sc, MUTATING);
+    let stats = sweep(&ctx, &sc, &jobs(&calls, &[Inject::Kill]));
+    stats.report(&sc, "crash sweep", "kill points");
+    stats.assert_at_least(80);
 }
 
 #[test]
@@ -516,6 +529,48 @@ output = "gen/ci/app.toml"
     );
     assert!(file(&sc.new, "gen/ci/app.toml").unwrap().contains("8080"));
     assert!(!sc.old.contains_key(Path::new("gen")));
+    sc
+}
+
+/// `set config/prod.toml port=8443 --apply` after an `apply`: the source (the user's, never in
+/// the manifest) and `out/prod.json` (managed) change together.
+fn set_apply_scenario() -> Scenario {
+    let template = tempfile::tempdir().expect("temp dir");
+    let root = template.path().join("ws");
+    put(&root, "Cargo.toml", b"[workspace]\n");
+    put(
+        &root,
+        "atomic.toml",
+        b"[[merge]]\nname = \"prod\"\nsources = [\"config/base.yaml\", \"config/prod.toml\"]\noutput = \"out/prod.json\"\n",
+    );
+    put(&root, "config/base.yaml", b"port: 80\nhost: base.example\n");
+    put(&root, "config/prod.toml", b"# production\nport = 443\n");
+    let mut setup = Command::new(bin());
+    setup.args(["atomic", "apply"]);
+    configure(&mut setup, &root, Threads::Default);
+    let out = exec(setup, None);
+    assert_eq!(out.code(), Some(0), "setting up the workspace: {out}");
+    let old_prod = fs::read(root.join("out/prod.json")).unwrap();
+    let sc = finish_scenario(
+        "set --apply",
+        template,
+        bin(),
+        ["atomic", "set", "config/prod.toml", "port=8443", "--apply"]
+            .map(String::from)
+            .to_vec(),
+        None,
+        Threads::One,
+        vec![
+            ("out/prod.json".into(), old_prod),
+            (
+                "config/prod.toml".into(),
+                b"# production\nport = 443\n".to_vec(),
+            ),
+        ],
+    );
+    assert!(!sc.new_manifest.contains_key("config/prod.toml"));
+    assert!(sc.new_manifest.contains_key("out/prod.json"));
+    assert_ne!(sc.old_manifest, sc.new_manifest);
     sc
 }
 

@@ -476,3 +476,46 @@ fn a_staged_schema_is_the_one_the_commit_is_judged_by() {
     // ...and the working tree alone is fine.
     ws.run(&["check"]).ok();
 }
+
+/// The repository is untrusted input: a staged blob past the size limit is never read.
+#[test]
+fn a_staged_file_past_the_size_limit_is_a_finding_not_a_read() {
+    let ws = hooked_repo();
+    let big = format!("[{}0]\n", "0,".repeat(17 * 1024 * 1024));
+    ws.put("config/big.json", &big);
+    git(ws.root(), &["add", "config/big.json"]).ok();
+    std::fs::write(ws.path("config/big.json"), "{}\n").unwrap();
+    let r = ws.run(&["check", "--staged"]).code(1);
+    assert!(r.stderr.contains("past the limit"), "{}", r.stderr);
+}
+
+/// `git commit PATH` and `git commit -a` commit from a temporary index (`GIT_INDEX_FILE`): the
+/// hook judges that, the content the commit really takes.
+#[test]
+fn commit_with_paths_or_all_is_judged_by_what_it_takes() {
+    let ws = hooked_repo();
+    ws.put("config/other.json", "{\"port\": 1}\n");
+    git(ws.root(), &["add", "config/other.json"]).ok();
+    git(ws.root(), &["commit", "-q", "-m", "other"]).ok();
+    // Staged bad in the real index, but the commit takes only config/other.json.
+    ws.put("config/app.json", "{\"port\": \"bad\"}\n");
+    git(ws.root(), &["add", "config/app.json"]).ok();
+    ws.put("config/other.json", "{\"port\": 2}\n");
+    git(
+        ws.root(),
+        &["commit", "-q", "-m", "only other", "config/other.json"],
+    )
+    .ok();
+    assert_eq!(commits(&ws), 3);
+    // `-a` takes the working tree's config/other.json: bad now, so refused.
+    ws.put("config/app.json", "{\"port\": 3}\n");
+    ws.put("config/other.json", "{\"port\": \"worse\"}\n");
+    let r = git(ws.root(), &["commit", "-q", "-a", "-m", "all"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("--> config/other.json:1:10"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(commits(&ws), 3);
+}
