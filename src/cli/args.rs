@@ -295,11 +295,18 @@ Examples:
         accept: bool,
     },
     /// Finish an interrupted transaction (every command also does this first), or undo it
-    #[command(after_help = "Examples:\n  cargo atomic recover\n  cargo atomic recover --rollback")]
+    #[command(
+        after_help = "Examples:\n  cargo atomic recover\n  cargo atomic recover --rollback\n  cargo atomic recover --repair   # after `check` reports damaged state"
+    )]
     Recover {
         /// Undo it instead: every file gets its old bytes back
         #[arg(long)]
         rollback: bool,
+        /// First set aside damaged state (a backup index line, the manifest, a journal that
+        /// does not parse or names what it may not) as NAME.damaged-N, never deleting it, and
+        /// rebuild the index from its sound lines and the manifest from the audit log
+        #[arg(long)]
+        repair: bool,
     },
     /// Rotate artifacts per [[rotate]]: rename aside, compress, prune old copies
     #[command(after_help = "\

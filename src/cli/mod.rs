@@ -302,8 +302,8 @@ fn dispatch(cli: &Cli, command_line: String, tool: Tool, p: &mut Printer) -> Res
             let outcome = ops::verify(&ws, &paths, p)?;
             finish(p, Some("verification"), outcome)
         }
-        Command::Recover { rollback } => {
-            let outcome = ops::recover(&ws, *rollback, p)?;
+        Command::Recover { rollback, repair } => {
+            let outcome = ops::recover(&ws, *rollback, *repair, p)?;
             if outcome.files == 0 && p.format != args::MessageFormat::Json && !p.quiet {
                 p.err("     Nothing to recover: no interrupted transaction\n");
             }

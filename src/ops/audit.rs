@@ -154,7 +154,11 @@ pub fn audit_verify(
         sink.event(Event::Diagnostic(d));
     }
     if req.deep {
-        deep.check(&store, &mut outcome, sink)?;
+        let (damage, manifest_sound) = super::check::state_damage(&store, sink)?;
+        outcome.add(damage);
+        if manifest_sound {
+            deep.check(&store, &mut outcome, sink)?;
+        }
     }
     outcome.files = report.records as usize;
     sink.event(Event::AuditVerified {
@@ -188,7 +192,8 @@ struct Deep {
 impl Deep {
     fn visit(&mut self, line: u64, r: &AuditRecord) {
         match r.op.as_str() {
-            "genesis" | "segment" | "repair" => {}
+            // `doctor` names a state file it set aside and rebuilt, not a file of the workspace.
+            "genesis" | "segment" | "repair" | "doctor" => {}
             "prune" => {
                 if let Some(b) = r.before {
                     self.objects.remove(&b.sha256);

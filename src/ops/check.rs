@@ -184,7 +184,11 @@ pub fn check(
     outcome.add(merged);
     if let Some(store) = &store {
         let only: HashSet<PathBuf> = files.union(&deleted).cloned().collect();
-        outcome.add(drift(store, &only, &overlay, sink)?);
+        let (damage, manifest_sound) = state_damage(store, sink)?;
+        outcome.add(damage);
+        if manifest_sound {
+            outcome.add(drift(store, &only, &overlay, sink)?);
+        }
         // The whole chain, once per run; a hook's run over some files leaves it to CI.
         if only.is_empty() && !req.staged && ws.config.audit.enabled {
             outcome.add(audit_chain(store, sink)?);
@@ -243,6 +247,23 @@ impl Sink for Invalid<'_> {
         }
         self.sink.event(event);
     }
+}
+
+/// Damage of the state directory (a backup index line, the manifest), each an `integrity`
+/// error at its place, and whether the manifest could be read.
+pub(crate) fn state_damage(store: &Store, sink: &mut dyn Sink) -> Result<(Outcome, bool), Error> {
+    let mut outcome = Outcome::default();
+    let mut manifest_sound = true;
+    for d in store.damage()? {
+        outcome.errors += 1;
+        manifest_sound &= d.file != store.state_file("manifest.json");
+        let mut diag = Diagnostic::error(Code::Integrity, &d.file, d.detail).with_note(
+            "`cargo atomic recover --repair` sets it aside, never deleting it, and rebuilds what it can",
+        );
+        diag.line = d.line.map(|l| u32::try_from(l).unwrap_or(u32::MAX));
+        sink.event(Event::Diagnostic(diag));
+    }
+    Ok((outcome, manifest_sound))
 }
 
 /// The audit log's chain and head, as `audit verify` checks them.

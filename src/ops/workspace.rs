@@ -372,13 +372,20 @@ impl Workspace {
     /// a symlinked directory or a link to it, gives one key. Paths that lead outside the root
     /// are refused.
     pub fn relative(&self, cwd: &Path, path: &Path) -> Result<PathBuf, Error> {
-        crate::store::resolve_key(&self.root, &cwd.join(path)).map_err(|_| {
+        let key = crate::store::resolve_key(&self.root, &cwd.join(path)).map_err(|_| {
             Error::Usage(format!(
                 "`{}` is outside the workspace root `{}`",
                 path.display(),
                 self.root.display()
             ))
-        })
+        })?;
+        if key.as_os_str().is_empty() {
+            return Err(Error::Usage(format!(
+                "`{}` is the workspace root, a directory: name a file",
+                path.display()
+            )));
+        }
+        Ok(key)
     }
 
     /// The key of a path from the configuration (relative to the root); as given when it

@@ -65,7 +65,7 @@ pub enum StoreError {
         nlink: u64,
     },
     /// Not a regular file (a directory, a FIFO, a device...).
-    #[error("`{}` is not a regular file", path.display())]
+    #[error("`{}` is not a regular file (a directory, a FIFO or a device): cargo atomic manages only regular files", path.display())]
     NotRegular {
         /// The path.
         path: PathBuf,
@@ -85,7 +85,7 @@ pub enum StoreError {
         digest: Sha256Digest,
     },
     /// A state file (journal, manifest, index) that cannot be read as ours.
-    #[error("`{}` is damaged: {detail}", path.display())]
+    #[error("`{}` is damaged: {detail} (`cargo atomic recover --repair` sets damaged state aside, never deleting it)", path.display())]
     Damaged {
         /// The state file.
         path: PathBuf,

@@ -11,6 +11,7 @@
 
 mod atomic;
 pub mod audit;
+mod doctor;
 mod error;
 mod index;
 mod journal;
@@ -32,6 +33,7 @@ use std::path::{Path, PathBuf};
 
 pub use crate::digest::{ParseDigestError, Sha256Digest};
 pub use atomic::{Durability, LinkPolicy, WriteOptions, Written, remove_file, write_file};
+pub use doctor::{Damage, Repair};
 pub use error::{Result, StoreError};
 pub use index::{BackupIndex, Marks};
 pub use lock::{LockMode, StoreLock};

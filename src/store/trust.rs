@@ -314,7 +314,14 @@ fn foreign_names(state: &Path) -> Result<Vec<String>> {
 }
 
 fn is_ours(name: &OsStr) -> bool {
-    let b = name.as_bytes();
+    let mut b = name.as_bytes();
+    // A copy `recover --repair` set aside: `NAME.damaged-N`.
+    if let Some(i) = b.windows(9).rposition(|w| w == b".damaged-")
+        && b[i + 9..].iter().all(u8::is_ascii_digit)
+        && b.len() > i + 9
+    {
+        b = &b[..i];
+    }
     if OURS.iter().any(|o| o.as_bytes() == b) {
         return true;
     }

@@ -413,3 +413,21 @@ fn rotate_never_touches_the_state_directory() {
             .starts_with(&before)
     );
 }
+
+#[test]
+fn writing_a_directory_says_what_is_wrong() {
+    let ws = Ws::new();
+    std::fs::create_dir(ws.path("d")).unwrap();
+    let r = ws.run_stdin(&["write", "."], Some(b"{}\n")).code(2);
+    assert!(
+        r.stderr.contains("is the workspace root, a directory"),
+        "{}",
+        r.stderr
+    );
+    let r = ws.run_stdin(&["write", "d"], Some(b"{}\n")).code(2);
+    assert!(
+        r.stderr.contains("`d` is not a regular file (a directory"),
+        "{}",
+        r.stderr
+    );
+}

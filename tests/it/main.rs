@@ -13,6 +13,7 @@ mod corpus_toml;
 mod corpus_yaml;
 mod crash;
 mod crash_rotate;
+mod damage;
 mod doc_index;
 mod edit;
 mod edit_corpus;
