@@ -125,6 +125,20 @@ struct Log<'a> {
     options: &'a AuditOptions,
 }
 
+/// Makes the head's temp hold one block before a transaction commits: the head update after the
+/// commit point removes it and creates it again, reusing that block on a full disk.
+pub(crate) fn reserve_head_temp(state: &Path) -> Result<()> {
+    let fd = sys::open_dir(state).ctx("open", state)?;
+    let path = state.join(HEAD_TEMP);
+    sys::unlink_at_if_exists(&fd, OsStr::new(HEAD_TEMP)).ctx("remove", &path)?;
+    let f = sys::create_excl(&fd, OsStr::new(HEAD_TEMP), 0o600).ctx("create", &path)?;
+    match rustix::fs::fallocate(&f, rustix::fs::FallocateFlags::empty(), 0, 4096) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::NOSYS) => Ok(()),
+        Err(e) => Err(io::Error::from(e)).ctx("reserve space in", path),
+    }
+}
+
 /// Whether the log's tail is not where its head says: whole records after it (an append whose
 /// head update was interrupted) or a torn line. Reads only the tail past the head. Damage of
 /// any other kind is not "unsettled": `audit verify` reports it, and the next append starts a

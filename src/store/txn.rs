@@ -520,7 +520,47 @@ fn prepare(store: &Store, intent: &Intent, payloads: &[Option<Vec<u8>>]) -> Resu
             atomic::fsync_dir(&store.root.join(p))?;
         }
     }
+    // Whatever needs new space after the commit point gets it now, so that a full disk fails
+    // the transaction before it commits instead of after: the manifest is staged whole, and
+    // the index's and the audit log's appends get their blocks reserved.
+    stage_manifest(store, intent)?;
+    let changed = intent.entries.iter().filter(|e| e.before != e.after);
+    let index_bytes: u64 = changed
+        .clone()
+        .filter(|e| e.backup_temp.is_some())
+        .map(|e| 512 + 2 * e.path.len() as u64 + intent.command.len() as u64)
+        .sum();
+    if index_bytes > 0 {
+        reserve(&store.index_path(), index_bytes)?;
+    }
+    if store.audit.enabled {
+        let audit_bytes: u64 = changed.map(|e| 2048 + 2 * e.path.len() as u64).sum();
+        if audit_bytes > 0 {
+            reserve(&store.state.join(super::audit::LOG), audit_bytes + 4096)?;
+            super::audit::reserve_head_temp(&store.state)?;
+        }
+    }
     Ok(())
+}
+
+/// Reserves `extra` bytes of blocks past the end of the append-only file `path` (creating it
+/// empty if needed) without changing its size, so the append that follows the commit point
+/// does not run out of space. Filesystems without `fallocate` get no reservation.
+pub(super) fn reserve(path: &Path, extra: u64) -> Result<()> {
+    let f = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
+        .map_err(super::trust::not_a_link)
+        .ctx("open", path)?;
+    let len = f.metadata().ctx("inspect", path)?.len();
+    match rustix::fs::fallocate(&f, rustix::fs::FallocateFlags::KEEP_SIZE, len, extra) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::NOSYS) => Ok(()),
+        Err(e) => Err(io::Error::from(e)).ctx("reserve space in", path),
+    }
 }
 
 fn temp_os(e: &Entry) -> std::ffi::OsString {
@@ -583,15 +623,17 @@ pub(super) fn apply(store: &Store, intent: &Intent, verify: bool) -> Result<()> 
     if sync {
         objects.sync_dir()?;
     }
-    write_manifest(
-        store,
-        intent,
-        intent
-            .entries
-            .iter()
-            .filter(|e| !e.unmanaged)
-            .map(|e| (e.path.as_str(), e.after, e.inputs.as_ref())),
-    )?;
+    if !publish_manifest(store, intent)? {
+        write_manifest(
+            store,
+            intent,
+            intent
+                .entries
+                .iter()
+                .filter(|e| !e.unmanaged)
+                .map(|e| (e.path.as_str(), e.after, e.inputs.as_ref())),
+        )?;
+    }
     if verify {
         // The manifest may be new already, and then nothing above removed a temp that an
         // interrupted attempt left.
@@ -791,6 +833,55 @@ fn remove_created_dirs(store: &Store, intent: &Intent) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Stages the manifest the transaction leaves (fsynced, under the journal's temp name), before
+/// the commit point; nothing when it would not change.
+fn stage_manifest(store: &Store, intent: &Intent) -> Result<()> {
+    let mut manifest = store.manifest()?;
+    let old = manifest.clone();
+    manifest.upsert(
+        intent
+            .entries
+            .iter()
+            .filter(|e| !e.unmanaged)
+            .map(|e| (e.path.as_str(), e.after, e.inputs.as_ref())),
+    );
+    if manifest == old {
+        return Ok(());
+    }
+    let fd = sys::open_dir(&store.state).ctx("open", &store.state)?;
+    let temp = intent.manifest_temp.os();
+    sys::unlink_at_if_exists(&fd, &temp).ctx("remove", store.state.join(&temp))?;
+    let meta = NewMeta {
+        mode: 0o600,
+        from_existing: false,
+    };
+    atomic::stage(
+        &fd,
+        &store.state,
+        OsStr::new("manifest.json"),
+        &temp,
+        &manifest.to_bytes(),
+        meta,
+        store.durability.syncs(),
+    )
+}
+
+/// Renames the manifest [`stage_manifest`] staged into place; `false` when there is none (it
+/// would not have changed, or a recovery before this one renamed it).
+fn publish_manifest(store: &Store, intent: &Intent) -> Result<bool> {
+    let fd = sys::open_dir(&store.state).ctx("open", &store.state)?;
+    let temp = intent.manifest_temp.os();
+    match sys::rename_at(&fd, &temp, OsStr::new("manifest.json")) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e).ctx("rename into place", store.manifest_path()),
+    }
+    if store.durability.syncs() {
+        sys::fsync(&fd).ctx("fsync", &store.state)?;
+    }
+    Ok(true)
 }
 
 /// Rewrites the manifest with these entries set, atomically, through the journal's listed temp.

@@ -364,15 +364,18 @@ fn under_pre_commit_the_tool_mode_is_hook() {
 }
 
 #[test]
-fn an_unwritable_log_warns_and_the_write_stands() {
+fn an_unwritable_log_refuses_the_write_and_changes_nothing() {
+    // Every committed change has its audit record: a log that cannot take one is found before
+    // the commit point (its space is reserved there), so the write is refused, nothing changed.
     let ws = logged(1);
-    // A directory where the log should be: appending cannot work.
     std::fs::remove_file(ws.path(LOG)).unwrap();
     std::fs::remove_file(ws.path(HEAD)).unwrap();
     std::fs::create_dir(ws.path(LOG)).unwrap();
-    let r = ws.run_stdin(&["write", "x.json"], Some(b"{}\n")).ok();
-    assert!(r.stderr.contains("warning"), "{}", r.stderr);
-    assert_eq!(ws.read("x.json"), "{}\n");
+    let before = ws.snapshot();
+    let r = ws.run_stdin(&["write", "x.json"], Some(b"{}\n")).code(2);
+    assert!(r.stderr.contains("audit.jsonl"), "{}", r.stderr);
+    assert!(!ws.path("x.json").exists());
+    assert_eq!(ws.snapshot(), before);
 }
 
 #[test]
