@@ -1125,6 +1125,21 @@ mod tests {
     }
 
     #[test]
+    fn one_finding_per_place_and_cause() {
+        let schema = build(json!({"allOf": [
+            {"required": ["name"], "properties": {"port": {"enum": [1, 2]}}},
+            {"required": ["name"], "properties": {"port": {"enum": [1, 2]}}}
+        ]}));
+        let got = errors(&schema, json!({"port": 3}));
+        let messages: Vec<_> = got.iter().map(|e| e.4.as_str()).collect();
+        assert_eq!(
+            messages,
+            ["3 is not one of 1 or 2", "\"name\" is a required property"],
+            "{got:#?}"
+        );
+    }
+
+    #[test]
     fn identity_ignores_the_message() {
         let schema = build(json!({"properties": {"job": {"not": {"required": ["x"]}}}}));
         let a = schema.validate(&json!({"job": {"x": 1, "name": "a"}}));
