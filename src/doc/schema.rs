@@ -1140,6 +1140,21 @@ mod tests {
     }
 
     #[test]
+    fn a_wide_object_with_many_findings_is_explained_in_linear_time() {
+        let schema = build(json!({
+            "properties": {"a": {}, "b": {}},
+            "required": ["a", "b"],
+            "additionalProperties": false
+        }));
+        let wide: serde_json::Map<String, Value> =
+            (0..50_000).map(|i| (format!("key{i}"), json!(i))).collect();
+        let started = std::time::Instant::now();
+        let got = schema.validate(&Value::Object(wide));
+        assert_eq!(got.len(), 50_002);
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    }
+
+    #[test]
     fn identity_ignores_the_message() {
         let schema = build(json!({"properties": {"job": {"not": {"required": ["x"]}}}}));
         let a = schema.validate(&json!({"job": {"x": 1, "name": "a"}}));
