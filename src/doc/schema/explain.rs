@@ -541,7 +541,14 @@ fn form_label(form: Option<&Value>, i: usize) -> String {
             return Some(format!("the value {}", shown(c)));
         }
         match f.get("type") {
-            Some(Value::String(t)) => Some(format!("a {t}")),
+            Some(Value::String(t)) => {
+                let article = if t.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                    "an"
+                } else {
+                    "a"
+                };
+                Some(format!("{article} {t}"))
+            }
             Some(Value::Array(ts)) => Some(
                 ts.iter()
                     .filter_map(Value::as_str)
@@ -757,6 +764,10 @@ mod tests {
         assert_eq!(
             form_label(Some(&json!({"type": "string"})), 2),
             "form 3 (a string)"
+        );
+        assert_eq!(
+            form_label(Some(&json!({"type": "object"})), 0),
+            "form 1 (an object)"
         );
         assert_eq!(form_label(None, 3), "form 4");
     }
