@@ -1107,6 +1107,21 @@ mod tests {
     }
 
     #[test]
+    fn forms_that_only_want_another_type_are_named_too() {
+        let schema = build(json!({"properties": {"lto": {"oneOf": [
+            {"type": "string", "enum": ["fat", "thin", "off"]},
+            {"type": "boolean"}
+        ]}}}));
+        let got = schema.validate(&json!({"lto": "thn"}));
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            got[0].message,
+            "\"thn\" is not one of \"fat\", \"thin\" or \"off\", nor of type \"boolean\"; \
+             did you mean \"thin\"?"
+        );
+    }
+
+    #[test]
     fn a_one_of_matching_two_forms_names_them() {
         let schema = build(json!({"oneOf": [
             {"title": "short", "maxLength": 3},

@@ -336,7 +336,32 @@ impl Explainer<'_, '_> {
                     .collect(),
             })
             .collect();
+        // The other forms only want another type: the finding says so too (`"yes" is not
+        // one of "fat", "thin" or "off", nor of type "boolean"`).
+        let other_types: Option<Vec<String>> = explained
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != best)
+            .map(|(_, errors)| match errors.as_slice() {
+                [e] if e.keyword == "type" && e.instance_pointer == at => e
+                    .message
+                    .split_once(" is not of type ")
+                    .map(|(_, t)| t.to_owned()),
+                _ => None,
+            })
+            .collect();
         let mut chosen = explained.into_iter().nth(best).unwrap_or_default();
+        if let (Some(types), [only]) = (other_types, chosen.as_mut_slice())
+            && only.instance_pointer == at
+            && only.property.is_none()
+            && !types.is_empty()
+        {
+            let nor = format!(", nor of type {}", or_list(&types));
+            match only.message.find("; did you mean") {
+                Some(i) => only.message.insert_str(i, &nor),
+                None => only.message.push_str(&nor),
+            }
+        }
         for (n, e) in chosen.iter_mut().enumerate() {
             e.notes.insert(0, note.clone());
             if n == 0 && e.alternatives.is_empty() {
