@@ -141,7 +141,7 @@ impl Printer {
                     self.paint(style, &format!("{word}[{}]", d.code.as_str())),
                     d.message
                 );
-                self.err(&line);
+                self.out(&line);
             }
             MessageFormat::Sarif => self.sarif.push(sarif_result(d)),
             MessageFormat::Human => {

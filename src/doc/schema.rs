@@ -1107,6 +1107,21 @@ mod tests {
     }
 
     #[test]
+    fn forms_that_only_want_another_type_are_named_too() {
+        let schema = build(json!({"properties": {"lto": {"oneOf": [
+            {"type": "string", "enum": ["fat", "thin", "off"]},
+            {"type": "boolean"}
+        ]}}}));
+        let got = schema.validate(&json!({"lto": "thn"}));
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            got[0].message,
+            "\"thn\" is not one of \"fat\", \"thin\" or \"off\", nor of type \"boolean\"; \
+             did you mean \"thin\"?"
+        );
+    }
+
+    #[test]
     fn a_one_of_matching_two_forms_names_them() {
         let schema = build(json!({"oneOf": [
             {"title": "short", "maxLength": 3},
@@ -1122,6 +1137,36 @@ mod tests {
             "{}",
             got[0].message
         );
+    }
+
+    #[test]
+    fn one_finding_per_place_and_cause() {
+        let schema = build(json!({"allOf": [
+            {"required": ["name"], "properties": {"port": {"enum": [1, 2]}}},
+            {"required": ["name"], "properties": {"port": {"enum": [1, 2]}}}
+        ]}));
+        let got = errors(&schema, json!({"port": 3}));
+        let messages: Vec<_> = got.iter().map(|e| e.4.as_str()).collect();
+        assert_eq!(
+            messages,
+            ["3 is not one of 1 or 2", "\"name\" is a required property"],
+            "{got:#?}"
+        );
+    }
+
+    #[test]
+    fn a_wide_object_with_many_findings_is_explained_in_linear_time() {
+        let schema = build(json!({
+            "properties": {"a": {}, "b": {}},
+            "required": ["a", "b"],
+            "additionalProperties": false
+        }));
+        let wide: serde_json::Map<String, Value> =
+            (0..50_000).map(|i| (format!("key{i}"), json!(i))).collect();
+        let started = std::time::Instant::now();
+        let got = schema.validate(&Value::Object(wide));
+        assert_eq!(got.len(), 50_002);
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
     }
 
     #[test]

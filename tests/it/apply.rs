@@ -434,11 +434,11 @@ fn by_key_and_merge_errors_are_placed_in_their_source() {
         .run(&["apply", "prod", "--message-format", "short"])
         .code(1);
     assert!(
-        r.stderr.contains(
+        r.stdout.contains(
             "config/prod.toml:4:1: error[parse]: array item has no `name` field to merge by"
         ),
         "{}",
-        r.stderr
+        r.stdout
     );
     ws.put(
         "config/prod.toml",
@@ -448,11 +448,11 @@ fn by_key_and_merge_errors_are_placed_in_their_source() {
         .run(&["apply", "prod", "--message-format", "short"])
         .code(1);
     assert!(
-        r.stderr.contains(
+        r.stdout.contains(
             "config/prod.toml:4:1: error[parse]: `name` = \"b\" appears twice in an array merged by `name`"
         ),
         "{}",
-        r.stderr
+        r.stdout
     );
     assert!(!ws.path("out").exists());
 }
@@ -591,7 +591,7 @@ output = "c.ini"
         "error[config]: `servers` is not a JSON pointer",
         "atomic.toml:15:10: error[config]: `c.ini`: unknown format",
     ] {
-        assert!(r.stderr.contains(expected), "{expected}\n{}", r.stderr);
+        assert!(r.stdout.contains(expected), "{expected}\n{}", r.stdout);
     }
     assert!(!Path::new(&ws.path(".atomic")).exists());
 }
@@ -676,9 +676,9 @@ schema = "schema.json"
     ws.put("crates/svc/config/prod.json", "{\"port\": \"https\"}");
     let r = ws.run(&["apply", "--message-format", "short"]).code(1);
     assert!(
-        r.stderr.contains("crates/svc/config/prod.json:1:10"),
+        r.stdout.contains("crates/svc/config/prod.json:1:10"),
         "{}",
-        r.stderr
+        r.stdout
     );
     ws.put(
         "atomic.toml",

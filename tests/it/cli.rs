@@ -91,10 +91,10 @@ fn verify_of_a_file_the_store_never_wrote_is_a_finding() {
         .run(&["verify", "x.json", "--message-format", "short"])
         .code(1);
     assert!(
-        r.stderr
+        r.stdout
             .contains("x.json: error[integrity]: no checksum is recorded"),
         "{}",
-        r.stderr
+        r.stdout
     );
 }
 
@@ -311,16 +311,16 @@ fn a_bad_config_gets_every_finding_located() {
     );
     let r = ws.run(&["verify", "--message-format", "short"]).code(2);
     assert!(
-        r.stderr.contains("atomic.toml:2:14: error[config]"),
+        r.stdout.contains("atomic.toml:2:14: error[config]"),
         "{}",
-        r.stderr
+        r.stdout
     );
     assert!(
-        r.stderr.contains("atomic.toml:3:1: error[config]"),
+        r.stdout.contains("atomic.toml:3:1: error[config]"),
         "{}",
-        r.stderr
+        r.stdout
     );
-    assert!(r.stderr.contains("state-dri"), "{}", r.stderr);
+    assert!(r.stdout.contains("state-dri"), "{}", r.stdout);
 }
 
 /// On a pipe, long work shows at most one plain progress line per task and no escape codes,

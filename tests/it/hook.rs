@@ -165,9 +165,9 @@ fn under_pre_commit_apply_acts_on_the_given_files_and_fails_after_a_change() {
     pre_commit(&["check", "base.json"]).ok();
     let r = pre_commit(&["check", "other.json", "--message-format", "short"]).code(1);
     assert!(
-        r.stderr.contains("out/other.json: error[stale]"),
+        r.stdout.contains("out/other.json: error[stale]"),
         "{}",
-        r.stderr
+        r.stdout
     );
 }
 

@@ -337,14 +337,14 @@ fn bad_retention_values_are_located_and_nothing_runs() {
         .run(&["backups", "prune", "--message-format", "short"])
         .code(2);
     assert!(
-        r.stderr.contains("atomic.toml:2:15: error[config]"),
+        r.stdout.contains("atomic.toml:2:15: error[config]"),
         "{}",
-        r.stderr
+        r.stdout
     );
     assert!(
-        r.stderr.contains("atomic.toml:3:18: error[config]"),
+        r.stdout.contains("atomic.toml:3:18: error[config]"),
         "{}",
-        r.stderr
+        r.stdout
     );
     assert_eq!(state(&ws), before);
 }

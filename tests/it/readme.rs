@@ -34,9 +34,16 @@ fn the_demo_tour_runs_end_to_end() {
     ));
     cmd.env("PATH", path);
     let r = run(cmd, None).ok();
+    // check finds the overlay edit (a short line, on stdout), apply writes the one output it
+    // changes
+    assert!(
+        r.stdout.contains(
+            "rendered/api/prod.json: error[stale]: output is out of date with its sources"
+        ),
+        "{}",
+        r.stdout
+    );
     for expected in [
-        // check finds the overlay edit, apply writes the one output it changes
-        "rendered/api/prod.json: error[stale]: output is out of date with its sources",
         "Written rendered/api/prod.json",
         "Unchanged rendered/worker/prod.json",
         // a mistake in an overlay is shown where it was made

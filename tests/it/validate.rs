@@ -163,9 +163,9 @@ fn yaml_multi_document_streams_validate_every_document() {
         "short",
     ]);
     assert!(
-        short.stderr.contains("c.yaml#1:5:9: error[schema]"),
+        short.stdout.contains("c.yaml#1:5:9: error[schema]"),
         "{}",
-        short.stderr
+        short.stdout
     );
 }
 
@@ -396,10 +396,10 @@ fn bad_input_gets_a_located_finding_never_a_panic() {
     }
     let r = ws.run(&["validate", "utf8.json", "--message-format", "short"]);
     assert!(
-        r.stderr
+        r.stdout
             .contains("utf8.json:1:8: error[parse]: invalid UTF-8"),
         "{}",
-        r.stderr
+        r.stdout
     );
 }
 

@@ -176,9 +176,17 @@ impl Explainer<'_, '_> {
                     .parent(error)
                     .map(|s| self.docs.declared_properties(s))
                     .unwrap_or_default();
-                let present = self.keys_at(error.instance_path().as_str());
+                let present: HashSet<&str> = self
+                    .keys_at(error.instance_path().as_str())
+                    .into_iter()
+                    .collect();
+                let candidates: Vec<&str> = declared
+                    .iter()
+                    .copied()
+                    .filter(|d| !present.contains(d))
+                    .collect();
                 for name in unexpected {
-                    let candidates = declared.iter().copied().filter(|d| !present.contains(d));
+                    let candidates = candidates.iter().copied();
                     let message = match nearest(name, candidates) {
                         Some(near) => {
                             format!("`{name}` is not an allowed key; did you mean `{near}`?")
@@ -328,7 +336,32 @@ impl Explainer<'_, '_> {
                     .collect(),
             })
             .collect();
+        // The other forms only want another type: the finding says so too (`"yes" is not
+        // one of "fat", "thin" or "off", nor of type "boolean"`).
+        let other_types: Option<Vec<String>> = explained
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != best)
+            .map(|(_, errors)| match errors.as_slice() {
+                [e] if e.keyword == "type" && e.instance_pointer == at => e
+                    .message
+                    .split_once(" is not of type ")
+                    .map(|(_, t)| t.to_owned()),
+                _ => None,
+            })
+            .collect();
         let mut chosen = explained.into_iter().nth(best).unwrap_or_default();
+        if let (Some(types), [only]) = (other_types, chosen.as_mut_slice())
+            && only.instance_pointer == at
+            && only.property.is_none()
+            && !types.is_empty()
+        {
+            let nor = format!(", nor of type {}", or_list(&types));
+            match only.message.find("; did you mean") {
+                Some(i) => only.message.insert_str(i, &nor),
+                None => only.message.push_str(&nor),
+            }
+        }
         for (n, e) in chosen.iter_mut().enumerate() {
             e.notes.insert(0, note.clone());
             if n == 0 && e.alternatives.is_empty() {
@@ -424,54 +457,72 @@ pub(super) fn tidy(errors: &mut Vec<SchemaError>, root: NodeRef<'_>, last: bool)
         ))
     });
 
-    let mut i = 0;
-    while i < errors.len() {
-        let e = &errors[i];
-        if e.keyword != "required" || e.merged {
-            i += 1;
+    // The unexpected keys of each object, by index; indexes stay valid until the end.
+    let mut unexpected: HashMap<String, Vec<usize>> = HashMap::new();
+    for (n, u) in errors.iter().enumerate() {
+        if matches!(
+            u.keyword.as_str(),
+            "additionalProperties" | "unevaluatedProperties"
+        ) {
+            unexpected
+                .entry(u.instance_pointer.clone())
+                .or_default()
+                .push(n);
+        }
+    }
+    let mut keys: HashMap<String, Vec<&str>> = HashMap::new();
+    let mut gone = vec![false; errors.len()];
+    for i in 0..errors.len() {
+        if errors[i].keyword != "required" || errors[i].merged {
             continue;
         }
         let (object, wanted) = (
-            e.instance_pointer.clone(),
-            e.property.clone().unwrap_or_default(),
+            errors[i].instance_pointer.clone(),
+            errors[i].property.clone().unwrap_or_default(),
         );
-        let unexpected = errors.iter().position(|u| {
-            matches!(
-                u.keyword.as_str(),
-                "additionalProperties" | "unevaluatedProperties"
-            ) && u.instance_pointer == object
-                && u.property.as_deref().is_some_and(|q| is_near(q, &wanted))
+        let near_miss = unexpected.get(&object).and_then(|list| {
+            list.iter().copied().find(|&u| {
+                !errors[u].merged
+                    && errors[u]
+                        .property
+                        .as_deref()
+                        .is_some_and(|q| is_near(q, &wanted))
+            })
         });
-        if let Some(u) = unexpected {
-            let required = errors.remove(i);
-            let u = if u > i { u - 1 } else { u };
+        if let Some(u) = near_miss {
+            gone[i] = true;
+            let (notes, alternatives) = (
+                std::mem::take(&mut errors[i].notes),
+                std::mem::take(&mut errors[i].alternatives),
+            );
             let target = &mut errors[u];
             let q = target.property.clone().unwrap_or_default();
             target.message = format!(
                 "`{q}` is not an allowed key; did you mean `{wanted}`? (`{wanted}` is required)"
             );
             target.merged = true;
-            for note in required.notes {
+            for note in notes {
                 if !target.notes.contains(&note) {
                     target.notes.push(note);
                 }
             }
             if target.alternatives.is_empty() {
-                target.alternatives = required.alternatives;
+                target.alternatives = alternatives;
             }
             continue;
         }
         if !last {
-            i += 1;
             continue;
         }
         // Extra keys are allowed here, but one is a near miss of the missing key.
-        let near = node_at(root, &object)
-            .and_then(|n| n.as_object())
-            .and_then(|o| {
-                let keys: Vec<&str> = o.members().map(|(k, _)| k).collect();
-                nearest(&wanted, keys.iter().copied().filter(|k| *k != wanted)).map(str::to_owned)
-            });
+        let present = keys.entry(object.clone()).or_insert_with(|| {
+            node_at(root, &object)
+                .and_then(|n| n.as_object())
+                .map(|o| o.members().map(|(k, _)| k).collect())
+                .unwrap_or_default()
+        });
+        let near =
+            nearest(&wanted, present.iter().copied().filter(|k| *k != wanted)).map(str::to_owned);
         if let Some(q) = near {
             let e = &mut errors[i];
             e.message = format!(
@@ -480,8 +531,12 @@ pub(super) fn tidy(errors: &mut Vec<SchemaError>, root: NodeRef<'_>, last: bool)
             e.property = Some(q);
             e.merged = true;
         }
-        i += 1;
     }
+    let mut n = 0;
+    errors.retain(|_| {
+        n += 1;
+        !gone[n - 1]
+    });
 }
 
 /// `form 2 (normalJob)`: a form's position and, when the schema says, a name for it.
@@ -511,7 +566,14 @@ fn form_label(form: Option<&Value>, i: usize) -> String {
             return Some(format!("the value {}", shown(c)));
         }
         match f.get("type") {
-            Some(Value::String(t)) => Some(format!("a {t}")),
+            Some(Value::String(t)) => {
+                let article = if t.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                    "an"
+                } else {
+                    "a"
+                };
+                Some(format!("{article} {t}"))
+            }
             Some(Value::Array(ts)) => Some(
                 ts.iter()
                     .filter_map(Value::as_str)
@@ -727,6 +789,10 @@ mod tests {
         assert_eq!(
             form_label(Some(&json!({"type": "string"})), 2),
             "form 3 (a string)"
+        );
+        assert_eq!(
+            form_label(Some(&json!({"type": "object"})), 0),
+            "form 1 (an object)"
         );
         assert_eq!(form_label(None, 3), "form 4");
     }
