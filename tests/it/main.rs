@@ -19,6 +19,7 @@ mod edit;
 mod edit_corpus;
 mod edit_laws;
 mod findings;
+mod formats;
 mod full_disk;
 mod hook;
 mod hostile;
