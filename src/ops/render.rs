@@ -278,8 +278,22 @@ pub(crate) fn render(
             };
             let mut indexes: Vec<Option<SpanIndex>> = sources.iter().map(|_| None).collect();
             for err in schema.validate(&value) {
-                let (n, at) = prov
-                    .source_of(&err.instance_pointer)
+                // Each finding at the layer that made it: an unexpected key where it was
+                // introduced, a missing key at the last layer that wrote its object, any other
+                // at the layer that set the value.
+                let found_in = match (&err.property, err.keyword.as_str()) {
+                    (Some(_), "required" | "dependentRequired" | "dependencies") => {
+                        prov.last_writer_of(&err.instance_pointer)
+                    }
+                    (Some(_), _) => prov.source_of(&err.place()).and_then(|(n, key)| {
+                        // The object's pointer in that layer: the key's, less its last token.
+                        let object = key[..key.rfind('/')?].to_owned();
+                        Some((n, object))
+                    }),
+                    (None, _) => None,
+                };
+                let (n, at) = found_in
+                    .or_else(|| prov.source_of(&err.instance_pointer))
                     .unwrap_or((0, err.instance_pointer.clone()));
                 let src = &sources[n];
                 let index = indexes[n].get_or_insert_with(|| src.index());

@@ -23,6 +23,7 @@ mod formats;
 mod full_disk;
 mod hook;
 mod hostile;
+mod layers;
 mod merge;
 mod merge_laws;
 mod prune;

@@ -100,6 +100,15 @@ impl Provenance {
         ))
     }
 
+    /// The last source that wrote the value at `pointer` (set it, or merged an object or array
+    /// into it) and its pointer there: where a key the value lacks should have been written.
+    pub fn last_writer_of(&self, pointer: &str) -> Option<(usize, String)> {
+        match self.history.get(pointer).and_then(|h| h.last()) {
+            Some(o) => Some((o.source, o.pointer.clone())),
+            None => self.source_of(pointer),
+        }
+    }
+
     fn nearest<'p>(&self, pointer: &'p str) -> Option<(&'p str, &Origin)> {
         let mut p = pointer;
         loop {
