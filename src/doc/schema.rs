@@ -111,6 +111,9 @@ pub struct SchemaProblem {
     pub message: String,
     /// Where in the schema document (JSON pointer), when known.
     pub pointer: Option<String>,
+    /// The other problems of the same schema against its meta-schema, each with its pointer:
+    /// every problem is reported at once, not one per run.
+    pub others: Vec<(String, String)>,
 }
 
 impl SchemaProblem {
@@ -119,8 +122,52 @@ impl SchemaProblem {
             code: Code::Config,
             message,
             pointer,
+            others: Vec::new(),
         }
     }
+}
+
+/// Every way `schema` fails its meta-schema, as (message, pointer), in document order, each
+/// once; empty when the meta-schema cannot be told (a custom `$schema`).
+fn meta_problems(schema: &Value) -> Vec<(String, String)> {
+    let Ok(Ok(meta)) = std::panic::catch_unwind(|| jsonschema::meta::validator_for(schema)) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, String)> = Vec::new();
+    for e in meta.iter_errors(schema) {
+        let at = e.instance_path().as_str().to_owned();
+        let message = meta_message(schema, &at).unwrap_or_else(|| message_of(&e));
+        if !out.iter().any(|(m, p)| *p == at && *m == message) {
+            out.push((message, at));
+        }
+    }
+    out
+}
+
+/// What a person should read for a meta-schema failure the library words as a failed `anyOf`:
+/// an unknown `type` name, with the nearest one.
+fn meta_message(schema: &Value, at: &str) -> Option<String> {
+    const TYPES: [&str; 7] = [
+        "array", "boolean", "integer", "null", "number", "object", "string",
+    ];
+    let value = schema.pointer(at)?;
+    let names: Vec<&str> = match value {
+        Value::String(s) => vec![s.as_str()],
+        Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+        _ => return None,
+    };
+    if !at.ends_with("/type") && at != "/type" {
+        return None;
+    }
+    let bad = names.into_iter().find(|n| !TYPES.contains(n))?;
+    let mut m = format!(
+        "`{bad}` is not a JSON Schema type (one of {})",
+        TYPES.join(", ")
+    );
+    if let Some(near) = explain::nearest(bad, TYPES.iter().copied()) {
+        m.push_str(&format!("; did you mean `{near}`?"));
+    }
+    Some(m)
 }
 
 impl fmt::Display for SchemaProblem {
@@ -382,13 +429,23 @@ fn compile_problem(schema: &Value, base_uri: &str, error: &ValidationError<'_>) 
             }
         }
         _ => {
-            // The schema failed its meta-schema: the instance is the schema itself.
+            // The schema failed its meta-schema: the instance is the schema itself. Every
+            // failure is collected, the first reported as the problem and the rest with it.
+            let mut all = meta_problems(schema);
             let at = error.instance_path().as_str();
-            let shown = if at.is_empty() { "the root" } else { at };
-            SchemaProblem::new(
-                format!("invalid schema at {shown}: {}", message_of(error)),
-                Some(at.to_owned()),
-            )
+            if all.is_empty() {
+                all.push((message_of(error), at.to_owned()));
+            }
+            let (message, at) = all.remove(0);
+            let shown = if at.is_empty() {
+                "the root"
+            } else {
+                at.as_str()
+            };
+            let mut p =
+                SchemaProblem::new(format!("invalid schema at {shown}: {message}"), Some(at));
+            p.others = all;
+            p
         }
     }
 }

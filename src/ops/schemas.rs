@@ -94,8 +94,19 @@ impl SchemaSource for FileSource {
             .unwrap_or_else(|p| p.into_inner())
             .push(path.clone());
         let format = Format::from_path(&path).unwrap_or(Format::Json);
-        let mut docs = doc::parse(format, &bytes, &Limits::default())
-            .map_err(|p| format!("`{}` does not parse: {}", path.display(), p.message))?;
+        let mut docs = doc::parse(format, &bytes, &Limits::default()).map_err(|p| {
+            let rel = (self.allowed.iter().find_map(|a| path.strip_prefix(a).ok()))
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            match p.span {
+                Some(s) => format!(
+                    "`{rel}:{}:{}` does not parse: {}",
+                    s.start.line, s.start.column, p.message
+                ),
+                None => format!("`{rel}` does not parse: {}", p.message),
+            }
+        })?;
         if docs.len() != 1 {
             return Err(format!(
                 "`{}` holds {} documents, not one schema",
@@ -230,6 +241,30 @@ impl SchemaCache {
                 &rel,
                 format!("schema does not compile: {}", p.message),
             );
+            // Placed in the schema's own text, and every other problem with its line:column.
+            let text = crate::store::read_input(path, Limits::default().max_bytes as u64)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            let format = crate::doc::Format::from_path(path).unwrap_or(crate::doc::Format::Json);
+            let index = crate::doc::index(format, &text).into_iter().next();
+            if let (Some(ptr), Some(index)) = (&p.pointer, &index) {
+                super::validate::place_at(&mut d, &text, index, ptr);
+            }
+            for (message, ptr) in &p.others {
+                let at = index
+                    .as_ref()
+                    .and_then(|i| i.nearest(ptr))
+                    .map(|(_, l)| {
+                        format!(
+                            "{}:{}:{}",
+                            rel.display(),
+                            l.value.start.line,
+                            l.value.start.column
+                        )
+                    })
+                    .unwrap_or_else(|| format!("{} at {ptr}", rel.display()));
+                d.notes.push(format!("also {at}: {message}"));
+            }
             if let Some(ptr) = p.pointer {
                 d.pointer = Some(ptr);
             }

@@ -31,6 +31,7 @@ mod prune_crash;
 mod readme;
 mod realworld;
 mod rotate;
+mod schema_problems;
 mod snapshots;
 mod store;
 mod support;

@@ -657,7 +657,10 @@ fn shown(value: &Value) -> String {
 /// The candidate nearest to `word`: the same but for case and `_`/`-`, else within an edit
 /// distance of a third of its length (at least 1, transpositions counting 1). Ties go to the
 /// first candidate.
-fn nearest<'c>(word: &str, candidates: impl Iterator<Item = &'c str>) -> Option<&'c str> {
+pub(crate) fn nearest<'c>(
+    word: &str,
+    candidates: impl Iterator<Item = &'c str>,
+) -> Option<&'c str> {
     let normal = normalize(word);
     candidates
         .filter(|c| *c != word)
