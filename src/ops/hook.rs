@@ -58,6 +58,34 @@ fn is_ours(path: &Path) -> Result<Option<bool>, Error> {
     }
 }
 
+/// Removes the temp files a killed `hook install` left beside the hook: only names of the exact
+/// shape the store gives a temp of `pre-commit` (`.pre-commit.<16 hex>.atomic-tmp`), which
+/// nothing else makes. `recover` calls it; a repository without git is no error here.
+pub(crate) fn remove_stale_temps(ws: &Workspace) -> Result<usize, Error> {
+    match hooks_dir(ws) {
+        Ok(dir) => remove_stale_temps_in(&dir),
+        Err(_) => Ok(0),
+    }
+}
+
+fn remove_stale_temps_in(dir: &Path) -> Result<usize, Error> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(Error::io("list", dir, e)),
+    };
+    let mut n = 0;
+    for e in rd.flatten() {
+        let name = e.file_name();
+        if store::is_temp_of(name.as_encoded_bytes(), b"pre-commit") {
+            let p = e.path();
+            std::fs::remove_file(&p).map_err(|err| Error::io("remove", &p, err))?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 /// Writes the pre-commit hook (atomically, executable).
 pub fn install_hook(ws: &Workspace, force: bool) -> Result<HookAction, Error> {
     let dir = hooks_dir(ws)?;
@@ -74,6 +102,7 @@ pub fn install_hook(ws: &Workspace, force: bool) -> Result<HookAction, Error> {
         }
     };
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+    remove_stale_temps_in(&dir)?;
     let options = WriteOptions {
         durability: Durability::Full,
         new_mode: Some(0o755),

@@ -39,6 +39,8 @@ pub fn recover(
     let mut n = store.recover(mode, sink)?;
     // Interrupted rotation steps are finished or undone the one way they can be.
     n += super::rotate::recover_rotations(&store, sink)?;
+    // A killed `hook install` leaves its temp beside the hook, outside any journal.
+    super::hook::remove_stale_temps(ws)?;
     Ok(Outcome {
         files: n + repaired,
         warnings: repaired,

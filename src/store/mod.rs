@@ -494,6 +494,12 @@ pub fn check_target(root: &Path, state_dir: &Path, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Whether `name` has the shape of a temp the store gives a file named `stem`
+/// (`.STEM.<16 hex>.atomic-tmp`).
+pub fn is_temp_of(name: &[u8], stem: &[u8]) -> bool {
+    trust::is_temp_of(name, stem)
+}
+
 /// The state directory, absolute: `state_dir` is relative to the root, and spelled with no
 /// `.`/`..` ([`trust::state_dir`] refuses one that lands outside).
 fn state_path(root: &Path, state_dir: &Path) -> PathBuf {

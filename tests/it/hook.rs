@@ -519,3 +519,36 @@ fn commit_with_paths_or_all_is_judged_by_what_it_takes() {
     );
     assert_eq!(commits(&ws), 3);
 }
+
+#[test]
+fn a_killed_hook_install_leaves_no_temp_after_recover() {
+    let ws = repo();
+    let hooks = ws.path(".git/hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    // What a kill between creating the temp and renaming it leaves.
+    std::fs::write(
+        hooks.join(".pre-commit.0123456789abcdef.atomic-tmp"),
+        "#!/bin/sh\n",
+    )
+    .unwrap();
+    std::fs::write(hooks.join(".pre-commit.notours"), "keep\n").unwrap();
+    ws.run(&["recover"]).ok();
+    assert!(
+        !hooks
+            .join(".pre-commit.0123456789abcdef.atomic-tmp")
+            .exists()
+    );
+    assert!(
+        hooks.join(".pre-commit.notours").exists(),
+        "only the store's temp shape goes"
+    );
+    // And `hook install` cleans up before it writes, too.
+    std::fs::write(hooks.join(".pre-commit.fedcba9876543210.atomic-tmp"), "").unwrap();
+    ws.run(&["hook", "install"]).ok();
+    assert!(
+        !hooks
+            .join(".pre-commit.fedcba9876543210.atomic-tmp")
+            .exists()
+    );
+    assert!(hooks.join("pre-commit").is_file());
+}
