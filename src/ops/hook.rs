@@ -60,11 +60,16 @@ fn is_ours(path: &Path) -> Result<Option<bool>, Error> {
 
 /// Removes the temp files a killed `hook install` left beside the hook: only names of the exact
 /// shape the store gives a temp of `pre-commit` (`.pre-commit.<16 hex>.atomic-tmp`), which
-/// nothing else makes. `recover` calls it; a repository without git is no error here.
+/// nothing else makes. `recover` calls it.
+///
+/// Without running git (recovery runs before every command, and must not depend on another
+/// process): the hooks of a repository whose `.git` is a directory at the root; a worktree or
+/// a `core.hooksPath` elsewhere is cleaned by the next `hook install`.
 pub(crate) fn remove_stale_temps(ws: &Workspace) -> Result<usize, Error> {
-    match hooks_dir(ws) {
-        Ok(dir) => remove_stale_temps_in(&dir),
-        Err(_) => Ok(0),
+    let git = ws.root.join(".git");
+    match std::fs::symlink_metadata(&git) {
+        Ok(m) if m.is_dir() => remove_stale_temps_in(&git.join("hooks")),
+        _ => Ok(0),
     }
 }
 

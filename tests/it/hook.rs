@@ -552,3 +552,35 @@ fn a_killed_hook_install_leaves_no_temp_after_recover() {
     );
     assert!(hooks.join("pre-commit").is_file());
 }
+
+#[test]
+fn the_state_directory_is_never_committed_whichever_command_made_it() {
+    for (name, setup, args) in [
+        ("set", "c.yaml", &["set", "c.yaml", "port=81"][..]),
+        ("apply", "atomic.toml", &["apply"][..]),
+    ] {
+        let ws = Ws::new();
+        git(ws.root(), &["init", "-q", "-b", "main"]).ok();
+        ws.put("c.yaml", "port: 80\n");
+        if setup == "atomic.toml" {
+            ws.put(
+                "atomic.toml",
+                "[[merge]]\nname = \"c\"\nsources = [\"c.yaml\"]\noutput = \"out/c.json\"\n",
+            );
+        }
+        ws.run(args).ok();
+        assert!(
+            ws.path(".atomic").is_dir(),
+            "{name} made no state directory"
+        );
+        git(ws.root(), &["add", "-A"]).ok();
+        let staged = git(ws.root(), &["diff", "--cached", "--name-only"])
+            .ok()
+            .stdout;
+        assert!(
+            !staged.contains(".atomic"),
+            "{name}: state files staged:\n{staged}"
+        );
+        assert!(staged.contains("c.yaml"), "{name}: {staged}");
+    }
+}
