@@ -224,53 +224,70 @@ fn compiled_entries(ws: &Workspace) -> Result<Vec<Entry>, Error> {
 /// nor the state directory.
 fn config_jobs(ws: &Workspace) -> Result<Vec<Job>, Error> {
     let entries = compiled_entries(ws)?;
-    let catalog = super::catalog::active(ws)?;
-    if entries.is_empty() && catalog.is_none() {
+    let catalog_on = super::catalog::pinned(ws);
+    if entries.is_empty() && !catalog_on {
         return Ok(Vec::new());
     }
     for e in &entries {
         check_inside(ws, &e.schema)?;
     }
-    let state = ws.root.join(&ws.config.settings.state_dir);
-    let target = ws.root.join("target");
-    let mut jobs = Vec::new();
-    let walker = ignore::WalkBuilder::new(&ws.root)
-        .hidden(false)
-        .filter_entry(move |e| e.file_name() != ".git" && e.path() != state && e.path() != target)
-        .build();
-    for entry in walker {
-        let entry = entry.map_err(|e| Error::Usage(format!("cannot list the workspace: {e}")))?;
-        if !entry.file_type().is_some_and(|t| t.is_file()) {
-            continue;
-        }
-        let rel = ws.shown(entry.path());
-        let before = jobs.len();
-        for e in &entries {
-            if e.files.is_match(&rel) {
-                jobs.push(Job {
-                    path: entry.path().to_owned(),
-                    shown: rel.clone(),
-                    schema: Some(schema_target(&ws.root, &e.schema)),
-                    syntax: e.syntax,
-                    catalog: None,
-                });
+    // The catalog (a large JSON to verify, parse and index) loads on another thread while
+    // this one walks the tree; the files no entry claims are matched against it afterwards.
+    std::thread::scope(|scope| {
+        let loading = catalog_on.then(|| scope.spawn(|| super::catalog::active(ws)));
+        let mut jobs = Vec::new();
+        let mut unclaimed = Vec::new();
+        let state = ws.root.join(&ws.config.settings.state_dir);
+        let target = ws.root.join("target");
+        let walker = ignore::WalkBuilder::new(&ws.root)
+            .hidden(false)
+            .filter_entry(move |e| {
+                e.file_name() != ".git" && e.path() != state && e.path() != target
+            })
+            .build();
+        for entry in walker {
+            let entry =
+                entry.map_err(|e| Error::Usage(format!("cannot list the workspace: {e}")))?;
+            if !entry.file_type().is_some_and(|t| t.is_file()) {
+                continue;
+            }
+            let rel = ws.shown(entry.path());
+            let before = jobs.len();
+            for e in &entries {
+                if e.files.is_match(&rel) {
+                    jobs.push(Job {
+                        path: entry.path().to_owned(),
+                        shown: rel.clone(),
+                        schema: Some(schema_target(&ws.root, &e.schema)),
+                        syntax: e.syntax,
+                        catalog: None,
+                    });
+                }
+            }
+            if jobs.len() == before && catalog_on && super::catalog::readable(&rel) {
+                unclaimed.push((entry.path().to_owned(), rel));
             }
         }
-        if jobs.len() == before
-            && let Some(m) = catalog.as_ref().and_then(|c| c.find(&rel))
-            && super::catalog::readable(&rel)
-        {
-            jobs.push(Job {
-                path: entry.path().to_owned(),
-                shown: rel.clone(),
-                schema: None,
-                syntax: None,
-                catalog: Some(PathBuf::from(&m.entry.url)),
-            });
+        let catalog = match loading {
+            Some(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?,
+            None => None,
+        };
+        if let Some(catalog) = &catalog {
+            for (path, rel) in unclaimed {
+                if let Some(m) = catalog.find(&rel) {
+                    jobs.push(Job {
+                        path,
+                        shown: rel,
+                        schema: None,
+                        syntax: None,
+                        catalog: Some(PathBuf::from(&m.entry.url)),
+                    });
+                }
+            }
         }
-    }
-    jobs.sort_by(|a, b| a.shown.cmp(&b.shown));
-    Ok(jobs)
+        jobs.sort_by(|a, b| a.shown.cmp(&b.shown));
+        Ok(jobs)
+    })
 }
 
 /// A path named by the config must stay inside the workspace.
