@@ -76,7 +76,12 @@ pub fn fetch(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     mirror.sort_by_key(|(k, _)| std::cmp::Reverse(k.len()));
+    let mut local = super::schemas::FileSource::new(ws);
+    if let Some(dir) = req.schema.as_ref().map(|s| cwd.join(s)) {
+        local.allow(dir.parent().unwrap_or(&ws.root));
+    }
     let net = Arc::new(Net {
+        local,
         http,
         mirror,
         old: old.clone(),
@@ -89,28 +94,35 @@ pub fn fetch(
     });
 
     let files = workspace_files(ws);
+    // Every schema to compile: URLs, and local files (whose `$ref`s may name URLs), as the
+    // URI they are compiled from.
     let mut roots = BTreeSet::new();
-    let mut push = |named: &Path| {
-        if let Some(s) = named.to_str().filter(|s| is_url(s)) {
-            roots.insert(strip_fragment(s).to_owned());
-        }
+    let mut push = |named: &Path, base: &Path| {
+        let uri = match named.to_str().filter(|s| is_url(s)) {
+            Some(url) => strip_fragment(url).to_owned(),
+            None => super::schemas::file_uri(&base.join(named)),
+        };
+        roots.insert(uri);
     };
     if let Some(s) = &req.schema {
-        push(s);
+        push(s, cwd);
     }
-    ws.config.validate.iter().for_each(|v| push(&v.schema));
+    ws.config
+        .validate
+        .iter()
+        .for_each(|v| push(&v.schema, &ws.root));
     ws.config
         .merge
         .iter()
         .filter_map(|m| m.schema.as_ref())
-        .for_each(|s| push(s));
+        .for_each(|s| push(s, &ws.root));
     let limits = Limits::default();
     // Files that name their own schema: the catalog does not claim them.
     let mut own = BTreeSet::new();
     for (abs, rel) in &files {
         if let Some(named) = in_file(abs, &limits) {
             own.insert(rel.clone());
-            push(&named);
+            push(&named, &ws.root);
         }
     }
     if ws.config.catalog.enabled {
@@ -134,9 +146,8 @@ pub fn fetch(
 
     let mut outcome = FetchOutcome::default();
     let mut progress = Progress::new("fetching schemas", roots.len() as u64);
-    let _ = cwd;
     for url in &roots {
-        let value = net.value(url).map_err(fail)?;
+        let value = SchemaSource::fetch(&*net, url).map_err(fail)?;
         let options = CompileOptions {
             base_uri: url.clone(),
             format_checks: false,
@@ -228,8 +239,10 @@ fn in_file(abs: &Path, limits: &Limits) -> Option<PathBuf> {
     super::validate::in_file_schema(syntax.format, &bytes, dollar.as_deref(), abs)
 }
 
-/// The network (through the mirror), the old lock and the cache, recording every body used.
+/// The network (through the mirror), the old lock and the cache, recording every body used;
+/// local files and `[schemas] map`ped URIs as validation reads them.
 struct Net {
+    local: super::schemas::FileSource,
     http: Arc<dyn Http>,
     mirror: Vec<(String, String)>,
     old: Lock,
@@ -301,7 +314,12 @@ impl Net {
 impl SchemaSource for Net {
     fn fetch(&self, uri: &str) -> Result<Value, String> {
         let uri = strip_fragment(uri);
-        self.value(uri).inspect_err(|e| {
+        let got = if self.local.is_local(uri) || !is_url(uri) {
+            self.local.fetch(uri)
+        } else {
+            self.value(uri)
+        };
+        got.inspect_err(|e| {
             self.failures
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())

@@ -53,6 +53,11 @@ impl FileSource {
         }
     }
 
+    /// Whether `uri` is read from a local file: `file://`, or covered by the `[schemas] map`.
+    pub fn is_local(&self, uri: &str) -> bool {
+        uri.starts_with("file://") || self.map.iter().any(|(p, _)| uri.starts_with(p.as_str()))
+    }
+
     /// The local file a URI stands for, if it may be read.
     fn local_path(&self, uri: &str) -> Result<PathBuf, String> {
         let uri = uri.split('#').next().unwrap_or(uri);

@@ -442,6 +442,11 @@ pub(crate) fn in_file_schema(
         }
     };
     if super::pins::is_url(&named) {
+        // A schema file's own `$schema` names its draft's meta-schema, not a schema to validate
+        // it with here (jsonschema has the drafts built in; nothing to fetch).
+        if named.contains("://json-schema.org/") {
+            return None;
+        }
         return Some(PathBuf::from(named));
     }
     if named.contains("://") {

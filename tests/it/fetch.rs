@@ -439,3 +439,34 @@ fn a_disabled_catalog_claims_nothing() {
     let r = fx.run(&["validate"]).ok();
     assert!(r.stderr.contains("0 files"), "{}", r.stderr);
 }
+
+#[test]
+fn a_local_schema_that_refs_a_url_is_crawled_and_meta_schemas_are_not_fetched() {
+    if skip_without_corpus(CORPUS) {
+        return;
+    }
+    let server = Server::start();
+    let fx = Fx::new(&format!(
+        "{}\n[catalog]\nenabled = false\n\n[[validate]]\nfiles = [\"conf/*.json\"]\nschema = \"schemas/app.json\"\n",
+        server.mirror()
+    ));
+    fx.ws.put(
+        "schemas/app.json",
+        "{\n  \"$schema\": \"http://json-schema.org/draft-07/schema#\",\n  \"$ref\": \"https://www.schemastore.org/rustfmt.json\"\n}\n",
+    );
+    fx.ws
+        .put("conf/a.json", "{\n  \"max_width\": \"wide\"\n}\n");
+    let (code, found) = fx.findings(&[]);
+    assert_eq!(code, 2, "{found:?}");
+    assert!(found[0].3.contains("cargo atomic fetch"), "{found:?}");
+    fx.run(&["fetch"]).ok();
+    let lock = fx.lock();
+    assert!(
+        lock.contains("https://www.schemastore.org/rustfmt.json"),
+        "{lock}"
+    );
+    assert!(!lock.contains("json-schema.org"), "{lock}");
+    let (code, found) = fx.findings(&[]);
+    assert_eq!(code, 1, "{found:?}");
+    assert_eq!((found[0].0.as_str(), found[0].2), ("conf/a.json", 2));
+}
