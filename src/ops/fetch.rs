@@ -273,7 +273,13 @@ impl Net {
             }
             _ => {
                 let from = self.mirrored(url)?;
-                let bytes = self.http.get(&from)?;
+                let bytes = self.http.get(&from).map_err(|e| {
+                    if from == url {
+                        e
+                    } else {
+                        format!("{e} (the mirror of `{url}`)")
+                    }
+                })?;
                 if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
                     return Err(format!("`{url}` is not JSON: {e}"));
                 }

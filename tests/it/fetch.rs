@@ -470,3 +470,35 @@ fn a_local_schema_that_refs_a_url_is_crawled_and_meta_schemas_are_not_fetched() 
     assert_eq!(code, 1, "{found:?}");
     assert_eq!((found[0].0.as_str(), found[0].2), ("conf/a.json", 2));
 }
+
+#[test]
+fn a_server_that_never_answers_is_a_timeout_naming_the_url() {
+    // Bound but never accepted: the kernel completes the connection, nobody ever answers.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let fx = Fx::new(&format!(
+        "[schemas]\nmirror = {{ \"https://hang.example/\" = \"http://127.0.0.1:{port}/\" }}\n\n\
+         [catalog]\nenabled = false\n\n[[validate]]\nfiles = [\"*.json\"]\nschema = \"https://hang.example/s.json\"\n"
+    ));
+    let mut cmd = Command::new(bin());
+    cmd.arg("atomic")
+        .arg("fetch")
+        .current_dir(fx.ws.root())
+        .env("CARGO_ATOMIC_CACHE", fx.cache.path())
+        .env("CARGO_ATOMIC_HTTP_TIMEOUT", "0.5");
+    let started = std::time::Instant::now();
+    let r = run(cmd, None).code(2);
+    assert!(
+        r.stderr.contains("https://hang.example/s.json"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.to_lowercase().contains("timeout") || r.stderr.contains("timed out"),
+        "{}",
+        r.stderr
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert!(!fx.ws.path("atomic.lock").exists());
+    drop(silent);
+}
