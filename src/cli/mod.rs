@@ -142,15 +142,26 @@ fn dispatch(cli: &Cli, command_line: String, tool: Tool, p: &mut Printer) -> Res
             };
             let outcome = ops::fetch(&ws, &cwd, &req, client, p)?;
             for w in &outcome.warnings {
-                p.err(&format!("warning: {w}"));
+                p.err(&format!("warning: {w}\n"));
             }
-            p.err(&format!(
-                "    Finished fetching: {} schema{} pinned, {} downloaded, {} changed",
-                outcome.pinned.len(),
-                if outcome.pinned.len() == 1 { "" } else { "s" },
-                outcome.downloaded,
-                outcome.changed.len()
-            ));
+            for url in &outcome.changed {
+                let what = match outcome.pinned.get(url) {
+                    Some(sha) => format!("     Pinned {url} sha256:{}", sha.short(12)),
+                    None => format!("    Removed {url}"),
+                };
+                if !cli.global.quiet {
+                    p.err(&format!("{what}\n"));
+                }
+            }
+            if !cli.global.quiet {
+                p.err(&format!(
+                    "    Finished fetching: {} schema{} pinned, {} downloaded, {} changed\n",
+                    outcome.pinned.len(),
+                    if outcome.pinned.len() == 1 { "" } else { "s" },
+                    outcome.downloaded,
+                    outcome.changed.len()
+                ));
+            }
             exit::SUCCESS
         }
         Command::SchemaFor { files } => {

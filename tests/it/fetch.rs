@@ -380,7 +380,14 @@ fn locked_fails_when_the_lock_would_change_and_writes_nothing() {
     let r = fx.run(&["fetch", "--update", "--locked"]).code(2);
     assert!(r.stderr.contains("rustfmt.json"), "{}", r.stderr);
     assert_eq!(fx.lock(), lock);
-    fx.run(&["fetch", "--update"]).ok();
+    let r = fx.run(&["fetch", "--update"]).ok();
+    assert!(
+        r.stderr
+            .contains("Pinned https://www.schemastore.org/rustfmt.json sha256:"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("1 changed"), "{}", r.stderr);
     assert_ne!(fx.lock(), lock);
 }
 
