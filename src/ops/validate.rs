@@ -150,25 +150,56 @@ pub fn validate(
 fn explicit_jobs(ws: &Workspace, cwd: &Path, paths: &[PathBuf]) -> Result<Vec<Job>, Error> {
     let entries = compiled_entries(ws)?;
     let catalog = super::catalog::active(ws)?;
-    Ok(paths
-        .iter()
-        .map(|p| {
-            let path = cwd.join(p);
-            let shown = ws.shown(&path);
-            let entry = entries.iter().find(|e| e.files.is_match(&shown));
-            let catalog = match (entry, &catalog) {
-                (None, Some(c)) => c.find(&shown).map(|m| PathBuf::from(&m.entry.url)),
-                _ => None,
-            };
-            Job {
-                path,
-                shown,
-                schema: entry.map(|e| schema_target(&ws.root, &e.schema)),
-                syntax: entry.and_then(|e| e.syntax),
-                catalog,
+    let job = |path: PathBuf| {
+        let shown = ws.shown(&path);
+        let entry = entries.iter().find(|e| e.files.is_match(&shown));
+        let catalog = match (entry, &catalog) {
+            (None, Some(c)) => c.find(&shown).map(|m| PathBuf::from(&m.entry.url)),
+            _ => None,
+        };
+        Job {
+            path,
+            schema: entry.map(|e| schema_target(&ws.root, &e.schema)),
+            syntax: entry.and_then(|e| e.syntax),
+            catalog,
+            shown,
+        }
+    };
+    let mut jobs = Vec::new();
+    for p in paths {
+        let path = cwd.join(p);
+        if !path.is_dir() {
+            jobs.push(job(path));
+            continue;
+        }
+        // A directory: the files under it that a [[validate]] entry or the catalog claims, or
+        // that are JSON, YAML or TOML by name (`.gitignore` respected; never `.git/`, `target/`
+        // nor the state directory).
+        let state = ws.root.join(&ws.config.settings.state_dir);
+        let target = ws.root.join("target");
+        let mut under = Vec::new();
+        let walker = ignore::WalkBuilder::new(&path)
+            .hidden(false)
+            .filter_entry(move |e| {
+                e.file_name() != ".git" && e.path() != state && e.path() != target
+            })
+            .build();
+        for entry in walker {
+            let entry =
+                entry.map_err(|e| Error::Usage(format!("cannot list `{}`: {e}", p.display())))?;
+            if !entry.file_type().is_some_and(|t| t.is_file()) {
+                continue;
             }
-        })
-        .collect())
+            let j = job(entry.path().to_owned());
+            let claimed = j.schema.is_some() || j.catalog.is_some();
+            if claimed || Syntax::from_path(&j.path).is_some() {
+                under.push(j);
+            }
+        }
+        under.sort_by(|a, b| a.shown.cmp(&b.shown));
+        jobs.extend(under);
+    }
+    Ok(jobs)
 }
 
 /// The schema `[[validate]]` gives the file shown as `shown` (relative to the root): the first

@@ -93,3 +93,30 @@ fn an_extensionless_file_with_no_format_is_unknown_with_the_fix() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("format = \"json\""), "{}", r.stderr);
 }
+
+#[test]
+fn a_directory_argument_validates_the_files_under_it() {
+    let ws = Ws::new();
+    ws.put("schemas/ts.json", SCHEMA);
+    ws.put(
+        "web/tsconfig.json",
+        "{\n  // ok\n  \"compilerOptions\": {\"strict\": 1},\n}\n",
+    );
+    ws.put("web/sub/b.json", "{\"rules\": {\"x\": \"y\"}}\n");
+    ws.put("web/readme.md", "# not config\n");
+    ws.put("web/.gitignore", "ignored.json\n");
+    ws.put("web/ignored.json", "{ broken");
+    // `.gitignore` counts in a git repository, as git has it.
+    let git = std::process::Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(ws.root())
+        .output()
+        .unwrap();
+    assert!(git.status.success());
+    let (code, diags) = found(&ws, &["web", "--schema", "schemas/ts.json"]);
+    assert_eq!(code, 1, "{diags:?}");
+    assert_eq!(
+        diags,
+        vec![("schema".to_owned(), 1, 17), ("schema".to_owned(), 3, 33)]
+    );
+}
