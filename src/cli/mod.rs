@@ -122,7 +122,9 @@ fn dispatch(cli: &Cli, command_line: String, tool: Tool, p: &mut Printer) -> Res
                 paths: paths.clone(),
                 schema: schema.clone(),
                 format_checks: !no_format_checks,
-                quiet_without_schema: false,
+                // The zero-config hook hands every staged JSON, YAML and TOML file over: one no
+                // schema claims is only parsed, without a warning.
+                quiet_without_schema: pre_commit(),
             };
             let outcome = ops::validate(&ws, &cwd, &req, p)?;
             finish(p, Some("validation"), outcome)

@@ -509,3 +509,29 @@ fn a_server_that_never_answers_is_a_timeout_naming_the_url() {
     assert!(!fx.ws.path("atomic.lock").exists());
     drop(silent);
 }
+
+#[test]
+fn the_zero_config_hook_validates_staged_files_through_the_catalog_quietly() {
+    if skip_without_corpus(CORPUS) {
+        return;
+    }
+    let server = Server::start();
+    let fx = Fx::new(&server.mirror());
+    real_repo(&fx, &server);
+    fx.run(&["fetch"]).ok();
+    let hook = |files: &[&str]| {
+        let mut cmd = Command::new(bin());
+        cmd.arg("atomic")
+            .arg("validate")
+            .args(files)
+            .current_dir(fx.ws.root())
+            .env("CARGO_ATOMIC_CACHE", fx.cache.path())
+            .env("PRE_COMMIT", "1");
+        run(cmd, None)
+    };
+    fx.ws.put("data/plain.json", "{\"x\": 1}\n");
+    let r = hook(&["data/plain.json", ".github/workflows/ci.yml", "Cargo.toml"]).ok();
+    assert!(!r.stderr.contains("no schema applies"), "{}", r.stderr);
+    let r = hook(&["rustfmt.toml", "data/plain.json"]).code(1);
+    assert!(r.stderr.contains("rustfmt.toml:1:"), "{}", r.stderr);
+}
