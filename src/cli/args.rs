@@ -98,7 +98,8 @@ pub enum Command {
     /// Validate JSON, YAML and TOML files against JSON Schema; every error at file:line:column
     #[command(after_help = "\
 Which schema applies: --schema, else the [[validate]] entries of atomic.toml whose globs match,
-else the file's own $schema (JSON, YAML) or `#:schema path` comment (TOML).
+else the file's own $schema (JSON, YAML) or `#:schema path` comment (TOML), else the SchemaStore
+catalog's entry for its name (once `cargo atomic fetch` has pinned it; see `schema-for`).
 
 Examples:
   cargo atomic validate
