@@ -53,6 +53,17 @@ pub struct Global {
     /// Say more (repeat for more still)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    // cargo's --locked, --offline and --frozen: accepted by every command (only `fetch` uses
+    // the network or writes atomic.lock), described in `fetch --help`; hidden elsewhere.
+    /// Fail if atomic.lock would change (as cargo's --locked)
+    #[arg(long, global = true, hide = true)]
+    pub locked: bool,
+    /// Never use the network: `fetch` fills atomic.lock from the cache only
+    #[arg(long, global = true, hide = true)]
+    pub offline: bool,
+    /// --locked and --offline
+    #[arg(long, global = true, hide = true)]
+    pub frozen: bool,
 }
 
 /// Message formats.
@@ -87,7 +98,8 @@ pub enum Command {
     /// Validate JSON, YAML and TOML files against JSON Schema; every error at file:line:column
     #[command(after_help = "\
 Which schema applies: --schema, else the [[validate]] entries of atomic.toml whose globs match,
-else the file's own $schema (JSON, YAML) or `#:schema path` comment (TOML).
+else the file's own $schema (JSON, YAML) or `#:schema path` comment (TOML), else the SchemaStore
+catalog's entry for its name (once `cargo atomic fetch` has pinned it; see `schema-for`).
 
 Examples:
   cargo atomic validate
@@ -102,6 +114,42 @@ Examples:
         /// Do not assert `format` (email, date-time, uri, ...): treat it as an annotation
         #[arg(long)]
         no_format_checks: bool,
+    },
+    /// Download every remote schema the workspace uses into the cache and pin it in atomic.lock
+    #[command(after_help = "\
+The only command that uses the network. It resolves --schema, the [[validate]] and [[merge]]
+schemas, each file's own $schema / #:schema / `# yaml-language-server: $schema=`, the catalog
+([catalog] url) and the schemas it picks for workspace files, and every $ref they reach; keeps
+each body in the cache ($CARGO_ATOMIC_CACHE, else $CARGO_HOME/atomic/schemas); and writes
+atomic.lock (commit it). Everything else reads the lock and the cache, offline.
+
+As in cargo: --locked fails if atomic.lock would change, --offline never uses the network (the
+lock is filled from the cache only), --frozen is both. Every command accepts them.
+
+Examples:
+  cargo atomic fetch
+  cargo atomic fetch --locked      # in CI: fail if atomic.lock is not up to date
+  cargo atomic fetch --offline     # from the cache only")]
+    Fetch {
+        /// Also pin this schema (as `validate --schema` takes it)
+        #[arg(long, value_name = "SCHEMA")]
+        schema: Option<PathBuf>,
+        /// Download every schema again, even those the lock pins and the cache holds
+        #[arg(long)]
+        update: bool,
+    },
+    /// Say which schema applies to each file, and why
+    #[command(after_help = "\
+Precedence: --schema, else the first [[validate]] entry whose globs match, else the file's own
+$schema / #:schema / yaml-language-server modeline, else the catalog's first entry whose
+fileMatch glob matches (once `cargo atomic fetch` has pinned the catalog).
+
+Examples:
+  cargo atomic schema-for .github/workflows/ci.yml Cargo.toml")]
+    SchemaFor {
+        /// The files
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
     /// Deep-merge config files left to right (RFC 7396: objects merge, null deletes, arrays and scalars replace)
     #[command(after_help = "\

@@ -3,6 +3,7 @@
 //! Invariant: this is the only layer that prints or exits, and it has no logic of its own.
 
 mod args;
+mod http;
 mod progress;
 mod render;
 
@@ -125,11 +126,71 @@ fn dispatch(cli: &Cli, command_line: String, tool: Tool, p: &mut Printer) -> Res
                 paths: paths.clone(),
                 schema: schema.clone(),
                 format_checks: !no_format_checks,
-                quiet_without_schema: false,
+                // The zero-config hook hands every staged JSON, YAML and TOML file over: one no
+                // schema claims is only parsed, without a warning.
+                quiet_without_schema: pre_commit(),
                 say_why_empty: true,
             };
             let outcome = ops::validate(&ws, &cwd, &req, p)?;
             finish(p, Some("validation"), outcome)
+        }
+        Command::Fetch { schema, update } => {
+            let offline = cli.global.offline || cli.global.frozen;
+            let req = ops::FetchRequest {
+                schema: schema.clone(),
+                locked: cli.global.locked || cli.global.frozen,
+                offline,
+                update: *update,
+            };
+            let client: std::sync::Arc<dyn ops::Http> = if offline {
+                std::sync::Arc::new(http::Offline)
+            } else {
+                std::sync::Arc::new(http::Client::new())
+            };
+            let outcome = ops::fetch(&ws, &cwd, &req, client, p)?;
+            for w in &outcome.warnings {
+                p.err(&format!("warning: {w}\n"));
+            }
+            for url in &outcome.changed {
+                let what = match outcome.pinned.get(url) {
+                    Some(sha) => format!("     Pinned {url} sha256:{}", sha.short(12)),
+                    None => format!("    Removed {url}"),
+                };
+                if !cli.global.quiet {
+                    p.err(&format!("{what}\n"));
+                }
+            }
+            if !cli.global.quiet {
+                p.err(&format!(
+                    "    Finished fetching: {} schema{} pinned, {} downloaded, {} changed\n",
+                    outcome.pinned.len(),
+                    if outcome.pinned.len() == 1 { "" } else { "s" },
+                    outcome.downloaded,
+                    outcome.changed.len()
+                ));
+            }
+            exit::SUCCESS
+        }
+        Command::SchemaFor { files } => {
+            for c in ops::schema_for(&ws, &cwd, files)? {
+                let why = match &c.reason {
+                    ops::SchemaReason::Config { index, glob } => {
+                        format!("[[validate]] entry {} (glob `{glob}`)", index + 1)
+                    }
+                    ops::SchemaReason::InFile => "the file's own $schema".to_owned(),
+                    ops::SchemaReason::Catalog { name, glob } => {
+                        format!("catalog entry `{name}` (glob `{glob}`)")
+                    }
+                    ops::SchemaReason::None => "no schema applies".to_owned(),
+                };
+                let pin = match (&c.sha256, c.schema.contains("://")) {
+                    (Some(sha), _) => format!(" sha256:{sha}"),
+                    (None, true) => " (not pinned: run `cargo atomic fetch`)".to_owned(),
+                    (None, false) => String::new(),
+                };
+                p.out(&format!("{}\t{}\t{why}{pin}\n", c.file.display(), c.schema));
+            }
+            exit::SUCCESS
         }
         Command::Merge {
             sources,

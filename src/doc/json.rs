@@ -6,6 +6,7 @@
 //! pass with no spans; only when it fails does the scanner in `scan` re-read the text to name
 //! both places of a duplicate key.
 
+pub(crate) mod jsonc;
 mod scan;
 mod tape;
 

@@ -55,6 +55,66 @@ impl Format {
     }
 }
 
+/// How a file is read: its [`Format`], and for JSON whether comments and trailing commas are
+/// allowed (JSONC, as `tsconfig.json`, `.eslintrc` and VS Code's settings have them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Syntax {
+    /// The format the value is read in.
+    pub format: Format,
+    /// JSON with `//` and `/* */` comments and trailing commas (only with [`Format::Json`]).
+    pub jsonc: bool,
+}
+
+impl Syntax {
+    /// Plain `format`.
+    pub fn plain(format: Format) -> Self {
+        Syntax {
+            format,
+            jsonc: false,
+        }
+    }
+
+    /// By name: JSONC for the names whose ecosystems allow it (`*.jsonc`, `tsconfig*.json`,
+    /// `jsconfig*.json`, `.vscode/*.json`, `devcontainer.json`, `.eslintrc`, `.babelrc`), else
+    /// [`Format::from_path`].
+    pub fn from_path(path: &Path) -> Option<Self> {
+        if json::jsonc::by_name(path) {
+            return Some(Syntax {
+                format: Format::Json,
+                jsonc: true,
+            });
+        }
+        Format::from_path(path).map(Syntax::plain)
+    }
+
+    /// `json`, `jsonc`, `yaml` (or `yml`) or `toml`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "jsonc" => Syntax {
+                format: Format::Json,
+                jsonc: true,
+            },
+            "json" => Syntax::plain(Format::Json),
+            "yaml" | "yml" => Syntax::plain(Format::Yaml),
+            "toml" => Syntax::plain(Format::Toml),
+            _ => return None,
+        })
+    }
+
+    /// The text the format's reader takes: for JSONC, `text` with its comments and trailing
+    /// commas blanked to spaces, so every other byte keeps its line and column (the spans of
+    /// what is read are the original's); otherwise `text` itself.
+    pub fn reader_text<'t>(&self, text: &'t [u8]) -> std::borrow::Cow<'t, [u8]> {
+        if !self.jsonc {
+            return std::borrow::Cow::Borrowed(text);
+        }
+        match std::str::from_utf8(text).ok().and_then(json::jsonc::blank) {
+            Some(blanked) => std::borrow::Cow::Owned(blanked.into_bytes()),
+            None => std::borrow::Cow::Borrowed(text),
+        }
+    }
+}
+
 /// Bounds on what a document may cost, so hostile input gets a `limit` finding instead of a
 /// hang, a stack overflow or an out-of-memory kill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,19 +7,23 @@
 mod apply;
 mod audit;
 mod backups;
+pub mod catalog;
 mod check;
 mod config;
 mod edit;
 mod explain;
+mod fetch;
 mod hook;
 mod init;
 mod members;
 mod merge;
+pub mod pins;
 mod prune;
 mod recover;
 mod render;
 mod retention;
 mod rotate;
+mod schema_for;
 mod schemas;
 mod staged;
 pub(crate) mod units;
@@ -39,6 +43,7 @@ pub use check::{CheckRequest, check};
 pub use config::{ConfigEntry, ConfigReport, effective_config};
 pub use edit::{SetRequest, UnsetRequest, set, unset};
 pub use explain::{ExplainRequest, Explanation, Step, explain, key_to_pointer};
+pub use fetch::{FetchOutcome, FetchRequest, Http, fetch};
 pub use hook::{HookAction, install_hook, uninstall_hook};
 pub use init::init;
 pub use members::PackagePart;
@@ -47,6 +52,7 @@ pub use prune::{PruneRequest, prune};
 pub use recover::recover;
 pub use retention::BackupsConfig;
 pub use rotate::{RotateRequest, rotate};
+pub use schema_for::{SchemaChoice, SchemaReason, schema_for};
 pub use schemas::schema_files;
 pub use units::{ByteSize, HumanDuration, parse_duration, parse_size};
 pub use validate::{ValidateRequest, validate};
@@ -105,6 +111,12 @@ pub enum Error {
         #[source]
         source: Box<crate::doc::edit::EditError>,
     },
+    /// `fetch` could not resolve, download or pin a schema (nothing was written).
+    #[error("{message}")]
+    Fetch {
+        /// What failed, naming the URL.
+        message: String,
+    },
 }
 
 impl Error {
@@ -125,7 +137,8 @@ impl Error {
             | Error::ConfigFindings { .. }
             | Error::Io { .. }
             | Error::Store(_)
-            | Error::Edit { .. } => exit::FAILURE,
+            | Error::Edit { .. }
+            | Error::Fetch { .. } => exit::FAILURE,
         }
     }
 }

@@ -64,7 +64,10 @@ impl Plan {
     pub fn of_entry(ws: &Workspace, entry: &MergeEntry) -> Self {
         Plan {
             sources: entry.sources.iter().map(|s| ws.root.join(s)).collect(),
-            schema: entry.schema.as_ref().map(|s| ws.root.join(s)),
+            schema: entry
+                .schema
+                .as_ref()
+                .map(|s| super::schemas::schema_target(&ws.root, s)),
             options: entry.options(),
             // The config check refuses outputs of unknown formats.
             format: Format::from_path(&entry.output).unwrap_or(Format::Json),

@@ -1,5 +1,7 @@
-//! Loading schemas from the workspace: files next to each other, remote URIs only through the
-//! `[schemas] map`, each schema compiled once per run.
+//! Loading schemas from the workspace: files next to each other, remote URIs through the
+//! `[schemas] map` or else the bodies `atomic.lock` pins in the cache (`pins`), never the
+//! network; each schema compiled once per run. A schema "path" whose text is an `http(s)://`
+//! URL stands for that remote schema.
 
 use std::collections::HashMap;
 use std::fs;
@@ -24,6 +26,8 @@ pub(crate) struct FileSource {
     read: Mutex<Vec<PathBuf>>,
     /// Contents read instead of the disk's (git's index, for `check --staged`).
     overlay: Arc<Overlay>,
+    /// `atomic.lock` and the cache: remote schemas the map does not cover.
+    pins: super::pins::Pins,
 }
 
 impl FileSource {
@@ -42,6 +46,7 @@ impl FileSource {
             map,
             read: Mutex::default(),
             overlay: Arc::default(),
+            pins: super::pins::Pins::load(&ws.root),
         }
     }
 
@@ -50,6 +55,11 @@ impl FileSource {
         if let Ok(d) = fs::canonicalize(dir) {
             self.allowed.push(d);
         }
+    }
+
+    /// Whether `uri` is read from a local file: `file://`, or covered by the `[schemas] map`.
+    pub fn is_local(&self, uri: &str) -> bool {
+        uri.starts_with("file://") || self.map.iter().any(|(p, _)| uri.starts_with(p.as_str()))
     }
 
     /// The local file a URI stands for, if it may be read.
@@ -84,6 +94,12 @@ impl FileSource {
 
 impl SchemaSource for FileSource {
     fn fetch(&self, uri: &str) -> Result<Value, String> {
+        let uri = uri.split('#').next().unwrap_or(uri);
+        if super::pins::is_url(uri) && !self.map.iter().any(|(p, _)| uri.starts_with(p.as_str())) {
+            let body = self.pins.body(uri)?;
+            return serde_json::from_slice(&body)
+                .map_err(|e| format!("the pinned body of `{uri}` is not JSON: {e}"));
+        }
         let path = self.local_path(uri)?;
         let bytes = self
             .overlay
@@ -125,13 +141,27 @@ pub fn schema_files(ws: &Workspace) -> Vec<PathBuf> {
     let cache = SchemaCache::new(ws, true, None);
     let named = ws.config.validate.iter().map(|v| &v.schema);
     for schema in named.chain(ws.config.merge.iter().filter_map(|m| m.schema.as_ref())) {
-        let _ = cache.get(&ws.root.join(schema));
+        let _ = cache.get(&schema_target(&ws.root, schema));
     }
     let mut read =
         std::mem::take(&mut *cache.source.read.lock().unwrap_or_else(|p| p.into_inner()));
     read.sort();
     read.dedup();
     read
+}
+
+/// The URL a schema "path" stands for, when it is one (`https://...`), not a file.
+pub(crate) fn remote(path: &Path) -> Option<&str> {
+    path.to_str().filter(|s| super::pins::is_url(s))
+}
+
+/// The schema named `named` (by the config, relative to the root, or a URL) as a schema path
+/// for [`SchemaCache::get`]: URLs stay as they are.
+pub(crate) fn schema_target(root: &Path, named: &Path) -> PathBuf {
+    match remote(named) {
+        Some(_) => named.to_owned(),
+        None => root.join(named),
+    }
 }
 
 /// The `file://` URI of an absolute path.
@@ -207,7 +237,10 @@ impl SchemaCache {
         if let Some(slot) = self.lock().get(path) {
             return Arc::clone(slot);
         }
-        let key = fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+        let key = match remote(path) {
+            Some(_) => path.to_owned(),
+            None => fs::canonicalize(path).unwrap_or_else(|_| path.to_owned()),
+        };
         let mut slots = self.lock();
         let slot = Arc::clone(slots.entry(key.clone()).or_insert_with(|| {
             Arc::new(Slot {
@@ -225,7 +258,10 @@ impl SchemaCache {
 
     fn compile(&self, path: &Path) -> Result<Schema, Box<Diagnostic>> {
         let rel = path.strip_prefix(&self.root).unwrap_or(path).to_owned();
-        let uri = file_uri(path);
+        let uri = match remote(path) {
+            Some(url) => url.to_owned(),
+            None => file_uri(path),
+        };
         let value = self
             .source
             .fetch(&uri)

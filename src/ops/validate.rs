@@ -11,12 +11,12 @@ use std::sync::Arc;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use rayon::prelude::*;
 
-use super::schemas::SchemaCache;
+use super::schemas::{SchemaCache, schema_target};
 use super::staged::Overlay;
 use super::{Error, Outcome, Workspace};
 use crate::diagnostic::{Code, Diagnostic, Related, Severity, SourceLines};
 use crate::doc::schema::SchemaError;
-use crate::doc::{self, Format, Limits, Located, Problem, Span, SpanIndex, Tape};
+use crate::doc::{self, Format, Limits, Located, Problem, Span, SpanIndex, Syntax, Tape};
 use crate::event::{Event, Progress, Sink};
 
 /// What to validate.
@@ -58,6 +58,10 @@ struct Job {
     shown: PathBuf,
     /// Absolute schema path from the flag or config; `None`: look in the file.
     schema: Option<PathBuf>,
+    /// How to read it when the config says (`[[validate]] format`); `None`: by its name.
+    syntax: Option<Syntax>,
+    /// The catalog's schema URL for it: used when the file names none itself.
+    catalog: Option<PathBuf>,
 }
 
 /// From how many files on validation reports its progress.
@@ -82,7 +86,7 @@ pub(crate) fn validate_through(
     overlay: &Arc<Overlay>,
     sink: &mut dyn Sink,
 ) -> Result<Outcome, Error> {
-    let flag_schema = req.schema.as_ref().map(|s| cwd.join(s));
+    let flag_schema = req.schema.as_ref().map(|s| schema_target(cwd, s));
     let cache = SchemaCache::through(
         ws,
         req.format_checks,
@@ -198,29 +202,64 @@ fn explicit_jobs(
     overlay: &Overlay,
 ) -> Result<Vec<Job>, Error> {
     let entries = compiled_entries(ws)?;
-    paths
-        .iter()
-        .map(|p| {
-            let path = cwd.join(p);
-            // A typo on the command line is a usage error, not a finding about the file.
-            if let Err(e) = std::fs::symlink_metadata(&path)
-                && e.kind() == std::io::ErrorKind::NotFound
-                && !overlay.covers(&path)
-            {
-                return Err(Error::Usage(format!("`{}` does not exist", p.display())));
-            }
-            let shown = ws.shown(&path);
-            let schema = entries
-                .iter()
-                .find(|(set, _)| set.is_match(&shown))
-                .map(|(_, s)| ws.root.join(s));
-            Ok(Job {
-                path,
-                shown,
-                schema,
+    let catalog = super::catalog::active(ws)?;
+    let job = |path: PathBuf| {
+        let shown = ws.shown(&path);
+        let entry = entries.iter().find(|e| e.files.is_match(&shown));
+        let catalog = match (entry, &catalog) {
+            (None, Some(c)) => c.find(&shown).map(|m| PathBuf::from(&m.entry.url)),
+            _ => None,
+        };
+        Job {
+            path,
+            schema: entry.map(|e| schema_target(&ws.root, &e.schema)),
+            syntax: entry.and_then(|e| e.syntax),
+            catalog,
+            shown,
+        }
+    };
+    let mut jobs = Vec::new();
+    for p in paths {
+        let path = cwd.join(p);
+        // A typo on the command line is a usage error, not a finding about the file.
+        if let Err(e) = std::fs::symlink_metadata(&path)
+            && e.kind() == std::io::ErrorKind::NotFound
+            && !overlay.covers(&path)
+        {
+            return Err(Error::Usage(format!("`{}` does not exist", p.display())));
+        }
+        if !path.is_dir() {
+            jobs.push(job(path));
+            continue;
+        }
+        // A directory: the files under it that a [[validate]] entry or the catalog claims, or
+        // that are JSON, YAML or TOML by name (`.gitignore` respected; never `.git/`, `target/`
+        // nor the state directory).
+        let state = ws.root.join(&ws.config.settings.state_dir);
+        let target = ws.root.join("target");
+        let mut under = Vec::new();
+        let walker = ignore::WalkBuilder::new(&path)
+            .hidden(false)
+            .filter_entry(move |e| {
+                e.file_name() != ".git" && e.path() != state && e.path() != target
             })
-        })
-        .collect()
+            .build();
+        for entry in walker {
+            let entry =
+                entry.map_err(|e| Error::Usage(format!("cannot list `{}`: {e}", p.display())))?;
+            if !entry.file_type().is_some_and(|t| t.is_file()) {
+                continue;
+            }
+            let j = job(entry.path().to_owned());
+            let claimed = j.schema.is_some() || j.catalog.is_some();
+            if claimed || Syntax::from_path(&j.path).is_some() {
+                under.push(j);
+            }
+        }
+        under.sort_by(|a, b| a.shown.cmp(&b.shown));
+        jobs.extend(under);
+    }
+    Ok(jobs)
 }
 
 /// The schema `[[validate]]` gives the file shown as `shown` (relative to the root): the first
@@ -228,11 +267,24 @@ fn explicit_jobs(
 pub(crate) fn configured_schema(ws: &Workspace, shown: &Path) -> Result<Option<PathBuf>, Error> {
     Ok(compiled_entries(ws)?
         .into_iter()
-        .find(|(set, _)| set.is_match(shown))
-        .map(|(_, s)| ws.root.join(s)))
+        .find(|e| e.files.is_match(shown))
+        .map(|e| schema_target(&ws.root, &e.schema)))
 }
 
-fn compiled_entries(ws: &Workspace) -> Result<Vec<(GlobSet, PathBuf)>, Error> {
+/// The globs of every `[[validate]]` entry: the files the config claims (`fetch` leaves those
+/// to their entries rather than to the catalog).
+pub(crate) fn claimed_by_config(ws: &Workspace) -> Result<Vec<GlobSet>, Error> {
+    Ok(compiled_entries(ws)?.into_iter().map(|e| e.files).collect())
+}
+
+/// A `[[validate]]` entry with its globs compiled.
+struct Entry {
+    files: GlobSet,
+    schema: PathBuf,
+    syntax: Option<Syntax>,
+}
+
+fn compiled_entries(ws: &Workspace) -> Result<Vec<Entry>, Error> {
     ws.config
         .validate
         .iter()
@@ -249,16 +301,25 @@ fn compiled_entries(ws: &Workspace) -> Result<Vec<(GlobSet, PathBuf)>, Error> {
                 path: ws.config_source.clone().unwrap_or_default(),
                 message: err.to_string(),
             })?;
-            Ok((set, e.schema.clone()))
+            Ok(Entry {
+                files: set,
+                schema: e.schema.clone(),
+                syntax: e.format.map(|f| f.syntax()),
+            })
         })
         .collect()
 }
 
-/// Every file the `[[validate]]` entries name, walking the root with `.gitignore` respected;
-/// and a warning for each glob that matched no file, at its place in the configuration.
+/// Every file the `[[validate]]` entries name, and every other file the catalog (when it
+/// applies) has a schema for, walking the root with `.gitignore` respected; never `target/`
+/// nor the state directory.
+///
+/// Also a warning for each `[[validate]]` glob that matched no file, at its place in the
+/// configuration.
 fn config_jobs(ws: &Workspace) -> Result<(Vec<Job>, Vec<Diagnostic>), Error> {
     let entries = compiled_entries(ws)?;
-    if entries.is_empty() {
+    let catalog_on = super::catalog::pinned(ws);
+    if entries.is_empty() && !catalog_on {
         return Ok((Vec::new(), Vec::new()));
     }
     let mut matched: Vec<Vec<bool>> = ws
@@ -267,43 +328,76 @@ fn config_jobs(ws: &Workspace) -> Result<(Vec<Job>, Vec<Diagnostic>), Error> {
         .iter()
         .map(|e| vec![false; e.files.len()])
         .collect();
-    for (_, schema) in &entries {
-        check_inside(ws, schema)?;
+    for e in &entries {
+        check_inside(ws, &e.schema)?;
     }
-    let state = ws.root.join(&ws.config.settings.state_dir);
-    let mut jobs = Vec::new();
-    let walker = ignore::WalkBuilder::new(&ws.root)
-        .hidden(false)
-        .filter_entry(move |e| e.file_name() != ".git" && e.path() != state)
-        .build();
-    for entry in walker {
-        let entry = entry.map_err(|e| Error::Usage(format!("cannot list the workspace: {e}")))?;
-        if !entry.file_type().is_some_and(|t| t.is_file()) {
-            continue;
-        }
-        let rel = ws.shown(entry.path());
-        for (n, (set, schema)) in entries.iter().enumerate() {
-            let which = set.matches(&rel);
-            for &g in &which {
-                matched[n][g] = true;
+    // The catalog (a large JSON to verify, parse and index) loads on another thread while
+    // this one walks the tree; the files no entry claims are matched against it afterwards.
+    std::thread::scope(|scope| {
+        let loading = catalog_on.then(|| scope.spawn(|| super::catalog::active(ws)));
+        let mut jobs = Vec::new();
+        let mut unclaimed = Vec::new();
+        let state = ws.root.join(&ws.config.settings.state_dir);
+        let target = ws.root.join("target");
+        let walker = ignore::WalkBuilder::new(&ws.root)
+            .hidden(false)
+            .filter_entry(move |e| {
+                e.file_name() != ".git" && e.path() != state && e.path() != target
+            })
+            .build();
+        for entry in walker {
+            let entry =
+                entry.map_err(|e| Error::Usage(format!("cannot list the workspace: {e}")))?;
+            if !entry.file_type().is_some_and(|t| t.is_file()) {
+                continue;
             }
-            if !which.is_empty() {
-                jobs.push(Job {
-                    path: entry.path().to_owned(),
-                    shown: rel.clone(),
-                    schema: Some(ws.root.join(schema)),
-                });
+            let rel = ws.shown(entry.path());
+            let before = jobs.len();
+            for (n, e) in entries.iter().enumerate() {
+                let which = e.files.matches(&rel);
+                for &g in &which {
+                    matched[n][g] = true;
+                }
+                if !which.is_empty() {
+                    jobs.push(Job {
+                        path: entry.path().to_owned(),
+                        shown: rel.clone(),
+                        schema: Some(schema_target(&ws.root, &e.schema)),
+                        syntax: e.syntax,
+                        catalog: None,
+                    });
+                }
+            }
+            if jobs.len() == before && catalog_on && super::catalog::readable(&rel) {
+                unclaimed.push((entry.path().to_owned(), rel));
             }
         }
-    }
-    jobs.sort_by(|a, b| a.shown.cmp(&b.shown));
-    let mut unmatched = Vec::new();
-    for (n, globs) in matched.iter().enumerate() {
-        for (g, _) in globs.iter().enumerate().filter(|(_, m)| !**m) {
-            unmatched.push(unmatched_glob(ws, n, g));
+        let catalog = match loading {
+            Some(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?,
+            None => None,
+        };
+        if let Some(catalog) = &catalog {
+            for (path, rel) in unclaimed {
+                if let Some(m) = catalog.find(&rel) {
+                    jobs.push(Job {
+                        path,
+                        shown: rel,
+                        schema: None,
+                        syntax: None,
+                        catalog: Some(PathBuf::from(&m.entry.url)),
+                    });
+                }
+            }
         }
-    }
-    Ok((jobs, unmatched))
+        jobs.sort_by(|a, b| a.shown.cmp(&b.shown));
+        let mut unmatched = Vec::new();
+        for (n, globs) in matched.iter().enumerate() {
+            for (g, _) in globs.iter().enumerate().filter(|(_, m)| !**m) {
+                unmatched.push(unmatched_glob(ws, n, g));
+            }
+        }
+        Ok((jobs, unmatched))
+    })
 }
 
 /// The warning for glob `g` of `[[validate]]` entry `n`, which matched no file.
@@ -350,13 +444,23 @@ fn check_file(
     overlay: &Overlay,
 ) -> Vec<Diagnostic> {
     let file = &job.shown;
-    let Some(format) = Format::from_path(&job.path) else {
-        return vec![Diagnostic::error(
-            Code::Parse,
-            file,
-            "unknown format: expected a .json, .yaml, .yml or .toml file",
-        )];
+    // A file the catalog names without an extension we know (`.eslintrc`) is JSON with comments.
+    let by_catalog = job.catalog.as_ref().map(|_| Syntax {
+        format: Format::Json,
+        jsonc: true,
+    });
+    let syntax = job.syntax.or_else(|| Syntax::from_path(&job.path));
+    let Some(syntax) = syntax.or(by_catalog) else {
+        return vec![
+            Diagnostic::error(
+                Code::Parse,
+                file,
+                "unknown format: expected a .json, .jsonc, .yaml, .yml or .toml file",
+            )
+            .with_note("name its format with `format = \"json\"` (or jsonc, yaml, toml) in its [[validate]] entry"),
+        ];
     };
+    let format = syntax.format;
     let bytes = match overlay.read(&job.path) {
         Ok(b) => b,
         Err(e) => {
@@ -367,7 +471,9 @@ fn check_file(
             )];
         }
     };
-    let docs = match doc::parse_tapes(format, &bytes, limits) {
+    // JSONC is read as JSON with its comments blanked in place: spans stay the original's.
+    let read = syntax.reader_text(&bytes);
+    let docs = match doc::parse_tapes(format, &read, limits) {
         // An empty YAML stream holds no document; it is validated as `null` (an empty tape),
         // as YAML loaders read it, so that an emptied config cannot pass a schema that wants
         // an object.
@@ -383,7 +489,7 @@ fn check_file(
         None => {
             let named = docs.first().and_then(Tape::root);
             let named = named.and_then(|r| r.get("$schema")?.as_str());
-            in_file_schema(format, &bytes, named, &job.path)
+            in_file_schema(format, &bytes, named, &job.path).or_else(|| job.catalog.clone())
         }
     };
     let Some(schema_path) = schema_path else {
@@ -402,6 +508,16 @@ fn check_file(
     };
     let schema = match cache.get(&schema_path) {
         Ok(s) => s,
+        Err(d) if super::schemas::remote(&schema_path).is_some() => {
+            // A remote schema that is not pinned (or whose cached body is refused) is a finding
+            // of the file that needs it, placed at its in-file `$schema` when it has one.
+            let mut d = *d;
+            d.file = file.clone();
+            if job.schema.is_none() && flag.is_none() {
+                place_url(&mut d, &bytes, &schema_path.to_string_lossy());
+            }
+            return vec![d];
+        }
         Err(d) => return vec![*d],
     };
     let multi = docs.len() > 1;
@@ -412,8 +528,10 @@ fn check_file(
             continue;
         }
         // The bytes parsed, so they are UTF-8; checked again only for files with findings.
+        // The index is of what was read; the lines shown are the original's (comments kept).
         let text = std::str::from_utf8(&bytes).unwrap_or_default();
-        let ix = indexes.get_or_insert_with(|| doc::index(format, text));
+        let ix = indexes
+            .get_or_insert_with(|| doc::index(format, std::str::from_utf8(&read).unwrap_or(text)));
         let index = ix.get(n);
         for err in schema.validate_tape(value) {
             let mut d = schema_diagnostic(file, text, index, &err);
@@ -426,8 +544,9 @@ fn check_file(
     out
 }
 
-/// `$schema` at the top of a JSON or YAML document, or a `#:schema` comment heading a TOML file,
-/// relative to the file's directory. Remote URIs are not fetched: they must be mapped.
+/// `$schema` at the top of a JSON or YAML document, a `# yaml-language-server: $schema=`
+/// modeline heading a YAML file, or a `#:schema` comment heading a TOML file, relative to the
+/// file's directory. A URL is kept as it is: its body comes from `atomic.lock` and the cache.
 pub(crate) fn in_file_schema(
     format: Format,
     bytes: &[u8],
@@ -435,7 +554,11 @@ pub(crate) fn in_file_schema(
     path: &Path,
 ) -> Option<PathBuf> {
     let named = match format {
-        Format::Json | Format::Yaml => dollar_schema?.to_owned(),
+        Format::Yaml => match dollar_schema {
+            Some(s) => s.to_owned(),
+            None => yaml_modeline(bytes)?,
+        },
+        Format::Json => dollar_schema?.to_owned(),
         Format::Toml => {
             let text = std::str::from_utf8(bytes).ok()?;
             text.lines()
@@ -447,11 +570,61 @@ pub(crate) fn in_file_schema(
                 })?
         }
     };
+    if super::pins::is_url(&named) {
+        // A schema file's own `$schema` names its draft's meta-schema, not a schema to validate
+        // it with here (jsonschema has the drafts built in; nothing to fetch).
+        if named.contains("://json-schema.org/") {
+            return None;
+        }
+        return Some(PathBuf::from(named));
+    }
     if named.contains("://") {
-        // Only local files are taken from the file itself; a URI would need fetching.
+        // Other schemes (file://, ...) are not taken from the file itself.
         return None;
     }
     Some(path.parent()?.join(named))
+}
+
+/// The schema of a `# yaml-language-server: $schema=URL` comment among a YAML file's leading
+/// comment lines (the modeline the YAML language server reads).
+pub(crate) fn yaml_modeline(bytes: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    text.lines()
+        .take_while(|l| {
+            let l = l.trim_start();
+            l.starts_with('#') || l.is_empty() || l == "---"
+        })
+        .find_map(|l| {
+            let rest = l.trim_start().strip_prefix('#')?.trim_start();
+            let rest = rest.strip_prefix("yaml-language-server:")?.trim_start();
+            Some(rest.strip_prefix("$schema=")?.trim().to_owned())
+        })
+        .filter(|s| !s.is_empty())
+}
+
+/// Places `d` at the first place `url` is written in the file (its `$schema`, `#:schema` or
+/// modeline), when it is there.
+fn place_url(d: &mut Diagnostic, bytes: &[u8], url: &str) {
+    let text = String::from_utf8_lossy(bytes);
+    for (n, line) in text.lines().enumerate() {
+        if let Some(col) = line.find(url) {
+            let column = line[..col].chars().count() as u32 + 1;
+            let end = column + url.chars().count() as u32;
+            let pos = |column| doc::Pos {
+                line: n as u32 + 1,
+                column,
+            };
+            place(
+                d,
+                &text,
+                Span {
+                    start: pos(column),
+                    end: pos(end),
+                },
+            );
+            return;
+        }
+    }
 }
 
 /// The diagnostic of a document that could not be read.

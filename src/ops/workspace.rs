@@ -60,6 +60,41 @@ pub struct ValidateEntry {
     pub files: Vec<String>,
     /// The schema, relative to the workspace root.
     pub schema: PathBuf,
+    /// How to read the files, whatever their names: `json`, `jsonc` (comments and trailing
+    /// commas), `yaml` or `toml`. Default: by name (`.json`, `.yaml`/`.yml`, `.toml`; JSONC
+    /// for `*.jsonc`, `tsconfig*.json`, `.vscode/*.json`, `.eslintrc`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<FormatName>,
+}
+
+/// A `format` of `[[validate]]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum FormatName {
+    /// JSON (RFC 8259).
+    Json,
+    /// JSON with `//` and `/* */` comments and trailing commas.
+    Jsonc,
+    /// YAML 1.2.
+    Yaml,
+    /// TOML 1.0.
+    Toml,
+}
+
+impl FormatName {
+    /// The syntax files of this format are read with.
+    pub fn syntax(self) -> crate::doc::Syntax {
+        use crate::doc::{Format, Syntax};
+        match self {
+            FormatName::Json => Syntax::plain(Format::Json),
+            FormatName::Jsonc => Syntax {
+                format: Format::Json,
+                jsonc: true,
+            },
+            FormatName::Yaml => Syntax::plain(Format::Yaml),
+            FormatName::Toml => Syntax::plain(Format::Toml),
+        }
+    }
 }
 
 /// One `[[merge]]` entry: an output rendered from base + overlays by `apply`.
@@ -204,6 +239,33 @@ pub struct SchemasConfig {
     /// URI prefix → local directory (relative to the root): how `$ref`s to `http(s)://` schemas
     /// resolve offline, e.g. `"https://example.com/schemas/" = "schemas/vendor/"`.
     pub map: std::collections::BTreeMap<String, PathBuf>,
+    /// URL prefix → mirror prefix, applied to every URL `fetch` downloads (the catalog's too);
+    /// `atomic.lock` keeps the original URLs. Only a mirror may name `http://`, e.g.
+    /// `"https://www.schemastore.org/" = "https://mirror.example.com/schemastore/"`.
+    pub mirror: std::collections::BTreeMap<String, String>,
+}
+
+/// The `[catalog]` table: the SchemaStore catalog, which picks a schema by file name for
+/// every file that no `--schema`, `[[validate]]` entry or in-file `$schema` claims.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct CatalogConfig {
+    /// Use the catalog (default: true; it applies once `cargo atomic fetch` has pinned it).
+    pub enabled: bool,
+    /// The catalog's URL (default: SchemaStore's).
+    pub url: String,
+    /// Globs (relative to the root) of files the catalog never claims.
+    pub exclude: Vec<String>,
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        CatalogConfig {
+            enabled: true,
+            url: super::catalog::SCHEMASTORE.to_owned(),
+            exclude: Vec::new(),
+        }
+    }
 }
 
 /// The `[audit]` table.
@@ -239,6 +301,8 @@ pub struct Config {
     pub audit: AuditConfig,
     /// `[schemas]`: offline locations of remote schemas.
     pub schemas: SchemasConfig,
+    /// `[catalog]`: the schema catalog (SchemaStore's by default).
+    pub catalog: CatalogConfig,
 }
 
 /// The JSON Schema of `atomic.toml`, generated from [`Config`]. The committed copy in

@@ -270,6 +270,8 @@ fn the_pre_commit_framework_hooks_are_declared() {
         check["types_or"],
         serde_json::json!(["json", "yaml", "toml"])
     );
+    let validate = by_id("atomic-validate");
+    assert_eq!(validate["entry"], "cargo-atomic validate");
     let apply = by_id("atomic-apply");
     assert_eq!(apply["entry"], "cargo-atomic apply");
     assert_eq!(apply["require_serial"], true);

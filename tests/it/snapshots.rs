@@ -5,6 +5,8 @@ use crate::support::*;
 const COMMANDS: &[&[&str]] = &[
     &[],
     &["validate"],
+    &["fetch"],
+    &["schema-for"],
     &["merge"],
     &["apply"],
     &["check"],

@@ -1,0 +1,387 @@
+//! The schema catalog (SchemaStore's `catalog.json`): which schema a file gets by its name,
+//! when no `--schema`, `[[validate]]` entry or in-file `$schema` claims it.
+//!
+//! Invariant: the catalog is read from `atomic.lock` and the cache like any pinned schema, never
+//! from the network. Matching a file costs a hash lookup by its name, plus, for the few globs
+//! with wildcards that end like it (by their literal tail), one compiled matcher each: a glob
+//! is compiled the first time a file could match it, never all 2,700 at start (compiling them
+//! into one `GlobSet` cost more than validating a hundred files). The first entry (in catalog
+//! order) whose glob matches wins.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use globset::{Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
+use serde::Deserialize;
+
+/// SchemaStore's catalog.
+pub const SCHEMASTORE: &str = "https://www.schemastore.org/api/json/catalog.json";
+
+/// One catalog entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct CatalogEntry {
+    /// Its name (`GitHub Workflow`).
+    pub name: String,
+    /// The schema's URL.
+    pub url: String,
+    /// Globs of the files it applies to, as the catalog spells them.
+    #[serde(default, rename = "fileMatch")]
+    pub file_match: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Raw {
+    schemas: Vec<CatalogEntry>,
+}
+
+/// One usable glob of the catalog, in catalog order.
+#[derive(Debug)]
+struct Pattern {
+    /// (entry, index in its `file_match`).
+    owner: (usize, usize),
+    /// As a path glob (see [`normalize`]).
+    glob: String,
+    /// Compiled on first use; `None` if it does not compile.
+    matcher: OnceLock<Option<GlobMatcher>>,
+}
+
+/// What a path must hold for a wildcard glob to match it: checked before the glob is compiled.
+#[derive(Debug)]
+struct Wild {
+    /// The glob's literal text after its last wildcard: the path ends with it.
+    tail: String,
+    /// Its other literal runs (without `{...}` or `[...]` in the glob): the path contains each.
+    needles: Vec<String>,
+    /// The pattern.
+    n: usize,
+}
+
+impl Wild {
+    fn may_match(&self, text: &str) -> bool {
+        text.ends_with(self.tail.as_str()) && self.needles.iter().all(|n| text.contains(n.as_str()))
+    }
+}
+
+/// A parsed catalog, indexed for matching.
+#[derive(Debug)]
+pub struct Catalog {
+    entries: Vec<CatalogEntry>,
+    patterns: Vec<Pattern>,
+    /// Globs with no wildcard, by their last component: `**/NAME`, `NAME` or `dir/NAME`.
+    literal: HashMap<String, Vec<usize>>,
+    /// Globs with a wildcard, by the extension of their literal tail (`""`: none).
+    wild: HashMap<String, Vec<Wild>>,
+    exclude: GlobSet,
+}
+
+/// Why the catalog picked a schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CatalogMatch<'c> {
+    /// The entry.
+    pub entry: &'c CatalogEntry,
+    /// The glob of its `fileMatch` that matched.
+    pub glob: &'c str,
+}
+
+impl Catalog {
+    /// Reads a catalog body; `exclude` are globs (relative to the root) it never claims. Globs
+    /// that do not compile, and negations (`!x`), are left out.
+    pub fn parse(body: &[u8], exclude: &[String]) -> Result<Catalog, String> {
+        let raw: Raw = serde_json::from_slice(body)
+            .map_err(|e| format!("the catalog is not a schema catalog: {e}"))?;
+        let mut patterns = Vec::new();
+        let mut literal: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut wild: HashMap<String, Vec<Wild>> = HashMap::new();
+        for (e, entry) in raw.schemas.iter().enumerate() {
+            if !super::pins::is_url(&entry.url) {
+                continue;
+            }
+            for (g, pattern) in entry.file_match.iter().enumerate() {
+                let Some(glob) = normalize(pattern) else {
+                    continue;
+                };
+                let n = patterns.len();
+                let last = glob.rsplit('/').next().unwrap_or(&glob).to_owned();
+                let body = glob.strip_prefix("**/").unwrap_or(&glob);
+                match body.rfind(is_meta) {
+                    None => literal.entry(last).or_default().push(n),
+                    Some(i) => {
+                        // `a/**/b.json` also matches `a/b.json`: the tail is `b.json`.
+                        let tail = body[i + 1..].trim_start_matches('/').to_owned();
+                        let ext = tail
+                            .rsplit_once('.')
+                            .map(|(_, x)| x.to_owned())
+                            .unwrap_or_default();
+                        let needles = if glob.contains(['{', '[']) {
+                            Vec::new()
+                        } else {
+                            glob.split(is_meta)
+                                .map(|run| run.trim_matches('/'))
+                                .filter(|run| !run.is_empty())
+                                .map(str::to_owned)
+                                .collect()
+                        };
+                        wild.entry(ext).or_default().push(Wild { tail, needles, n });
+                    }
+                }
+                patterns.push(Pattern {
+                    owner: (e, g),
+                    glob,
+                    matcher: OnceLock::new(),
+                });
+            }
+        }
+        let mut ex = GlobSetBuilder::new();
+        for g in exclude {
+            ex.add(Glob::new(g).map_err(|e| format!("[catalog] exclude: bad glob `{g}`: {e}"))?);
+        }
+        let exclude = ex.build().map_err(|e| format!("[catalog] exclude: {e}"))?;
+        Ok(Catalog {
+            entries: raw.schemas,
+            patterns,
+            literal,
+            wild,
+            exclude,
+        })
+    }
+
+    /// The entry for the file at `rel` (relative to the root), and the glob that matched.
+    pub fn find(&self, rel: &Path) -> Option<CatalogMatch<'_>> {
+        if self.exclude.is_match(rel) {
+            return None;
+        }
+        let text = rel.to_str()?;
+        let name = text.rsplit('/').next().unwrap_or(text);
+        let ext = name.rsplit_once('.').map_or("", |(_, x)| x);
+        let literal = self.literal.get(name).into_iter().flatten().copied();
+        let wild = [ext, ""]
+            .into_iter()
+            .filter_map(|x| self.wild.get(x))
+            .flatten()
+            .filter(|w| w.may_match(text))
+            .map(|w| w.n);
+        let mut candidates: Vec<usize> = literal.chain(wild).collect();
+        // Catalog order: the first entry that matches wins.
+        candidates.sort_unstable();
+        let n = candidates.into_iter().find(|&n| self.matches(n, rel))?;
+        let (e, g) = self.patterns[n].owner;
+        let entry = &self.entries[e];
+        Some(CatalogMatch {
+            entry,
+            glob: &entry.file_match[g],
+        })
+    }
+
+    fn matches(&self, n: usize, rel: &Path) -> bool {
+        let p = &self.patterns[n];
+        p.matcher
+            .get_or_init(|| {
+                GlobBuilder::new(&p.glob)
+                    .literal_separator(true)
+                    .build()
+                    .ok()
+                    .map(|g| g.compile_matcher())
+            })
+            .as_ref()
+            .is_some_and(|m| m.is_match(rel))
+    }
+
+    /// Every schema URL the catalog names (for `fetch`), in catalog order, without duplicates.
+    pub fn urls(&self) -> impl Iterator<Item = &str> {
+        let mut seen = std::collections::HashSet::new();
+        self.entries
+            .iter()
+            .map(|e| e.url.as_str())
+            .filter(move |u| seen.insert(*u))
+    }
+}
+
+fn is_meta(c: char) -> bool {
+    matches!(c, '*' | '?' | '[' | ']' | '{' | '}')
+}
+
+/// A catalog glob as a path glob. SchemaStore's globs follow VS Code's: one without a `/`
+/// matches a file name in any directory; one with a `/` is relative to the root unless it
+/// starts with `**/`. `*` never crosses a `/`.
+fn normalize(pattern: &str) -> Option<String> {
+    if pattern.starts_with('!') || pattern.is_empty() {
+        return None;
+    }
+    let pattern = pattern.strip_prefix("./").unwrap_or(pattern);
+    let pattern = pattern.strip_prefix('/').unwrap_or(pattern);
+    Some(if pattern.starts_with("**/") || pattern.contains('/') {
+        pattern.to_owned()
+    } else {
+        format!("**/{pattern}")
+    })
+}
+
+/// The workspace's catalog, when it applies: enabled, and pinned by `atomic.lock` (until
+/// `cargo atomic fetch` pins it, validation has no catalog). A pinned catalog whose cached body
+/// is missing or refused is an error naming the fix.
+pub(crate) fn active(ws: &super::Workspace) -> Result<Option<Catalog>, super::Error> {
+    let cfg = &ws.config.catalog;
+    if !cfg.enabled {
+        return Ok(None);
+    }
+    let pins = super::pins::Pins::load(&ws.root);
+    if pins.lock_error.is_none() && !pins.lock.schemas.contains_key(&cfg.url) {
+        return Ok(None);
+    }
+    let config_error = |message: String| super::Error::Config {
+        path: ws.root.join(super::pins::LOCK_FILE),
+        message,
+    };
+    let body = pins.body(&cfg.url).map_err(config_error)?;
+    Catalog::parse(&body, &cfg.exclude)
+        .map(Some)
+        .map_err(config_error)
+}
+
+/// Whether the catalog applies at all (enabled, and its URL in `atomic.lock`): cheap, for
+/// deciding before [`active`] loads it. An unreadable lock counts as yes, so that [`active`]
+/// reports it.
+pub(crate) fn pinned(ws: &super::Workspace) -> bool {
+    let cfg = &ws.config.catalog;
+    cfg.enabled
+        && match super::pins::Lock::read(&ws.root) {
+            Ok(lock) => lock.is_some_and(|l| l.schemas.contains_key(&cfg.url)),
+            Err(_) => true,
+        }
+}
+
+/// Whether a file the catalog names is one `validate` can read: a known extension, or none at
+/// all (`.eslintrc`, `.babelrc`: read as JSON with comments).
+pub(crate) fn readable(rel: &Path) -> bool {
+    crate::doc::Syntax::from_path(rel).is_some()
+        || rel
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| !n.trim_start_matches('.').contains('.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CATALOG: &str = r#"{"schemas": [
+      {"name": "GitHub Workflow", "url": "https://www.schemastore.org/github-workflow.json",
+       "fileMatch": ["**/.github/workflows/*.yml", "**/.github/workflows/*.yaml"]},
+      {"name": "tsconfig.json", "url": "https://www.schemastore.org/tsconfig.json", "fileMatch": ["tsconfig*.json"]},
+      {"name": "Cargo.toml", "url": "https://www.schemastore.org/cargo.json", "fileMatch": ["Cargo.toml"]},
+      {"name": "any yaml", "url": "https://example.com/y.json", "fileMatch": ["*.yml", "!skip.yml"]},
+      {"name": "no files", "url": "https://example.com/n.json"}
+    ]}"#;
+
+    fn name(c: &Catalog, path: &str) -> Option<String> {
+        c.find(Path::new(path))
+            .map(|m| format!("{} ({})", m.entry.name, m.glob))
+    }
+
+    #[test]
+    fn paths_get_the_first_entry_that_matches() {
+        let c = Catalog::parse(CATALOG.as_bytes(), &[]).unwrap();
+        let table = [
+            (
+                ".github/workflows/ci.yml",
+                Some("GitHub Workflow (**/.github/workflows/*.yml)"),
+            ),
+            (
+                "sub/.github/workflows/ci.yaml",
+                Some("GitHub Workflow (**/.github/workflows/*.yaml)"),
+            ),
+            (".github/workflows/nested/ci.yml", Some("any yaml (*.yml)")),
+            (
+                "tsconfig.build.json",
+                Some("tsconfig.json (tsconfig*.json)"),
+            ),
+            ("web/tsconfig.json", Some("tsconfig.json (tsconfig*.json)")),
+            ("crates/a/Cargo.toml", Some("Cargo.toml (Cargo.toml)")),
+            ("Cargo.lock", None),
+            ("src/main.rs", None),
+        ];
+        for (path, want) in table {
+            assert_eq!(name(&c, path).as_deref(), want, "{path}");
+        }
+        assert_eq!(c.urls().count(), 5);
+    }
+
+    #[test]
+    fn excluded_files_are_never_claimed() {
+        let c = Catalog::parse(CATALOG.as_bytes(), &["vendor/**".to_owned()]).unwrap();
+        assert_eq!(name(&c, "vendor/Cargo.toml"), None);
+        assert!(name(&c, "Cargo.toml").is_some());
+    }
+}
+
+#[cfg(test)]
+mod real {
+    use super::*;
+
+    /// The real catalog (../shared/corpora/schemastore): a table of paths and the entries they
+    /// get, and the index held to a plain `GlobSet` of every glob on each path.
+    #[test]
+    fn the_real_catalog_matches_as_one_globset_would() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/corpora/schemastore/src/api/json/catalog.json"
+        );
+        let Ok(body) = std::fs::read(path) else {
+            eprintln!("SKIPPED: ../shared/corpora/schemastore is not here");
+            return;
+        };
+        let c = Catalog::parse(&body, &[]).unwrap();
+        let table = [
+            (".github/workflows/ci.yml", Some("GitHub Workflow")),
+            (".github/dependabot.yml", Some("dependabot-v2.json")),
+            ("Cargo.toml", Some("Cargo Manifest")),
+            ("crates/a/Cargo.toml", Some("Cargo Manifest")),
+            ("rustfmt.toml", Some("rustfmt")),
+            ("tsconfig.json", Some("tsconfig.json")),
+            ("renovate.json", Some("Renovate")),
+            ("src/main.rs", None),
+            ("config/c1.json", None),
+        ];
+        for (p, want) in table {
+            let got = c.find(Path::new(p)).map(|m| m.entry.name.as_str());
+            assert_eq!(got, want, "{p}");
+        }
+        let mut b = GlobSetBuilder::new();
+        let mut owners = Vec::new();
+        for p in &c.patterns {
+            if let Ok(g) = GlobBuilder::new(&p.glob).literal_separator(true).build() {
+                b.add(g);
+                owners.push(p.owner);
+            }
+        }
+        let set = b.build().unwrap();
+        let mut paths: Vec<String> = table.iter().map(|(p, _)| p.to_string()).collect();
+        for e in c.entries.iter().take(400) {
+            for g in &e.file_match {
+                // A path each glob should match: its wildcards filled in.
+                let p = g
+                    .trim_start_matches("**/")
+                    .replace("**/", "x/")
+                    .replace(['*', '?'], "a");
+                paths.push(p.clone());
+                paths.push(format!("deep/dir/{p}"));
+            }
+        }
+        for p in &paths {
+            let want = set.matches(p).first().map(|&i| owners[i]);
+            let got = c.find(Path::new(p)).map(|m| {
+                let e = c
+                    .entries
+                    .iter()
+                    .position(|e| std::ptr::eq(e, m.entry))
+                    .unwrap();
+                (
+                    e,
+                    m.entry.file_match.iter().position(|g| g == m.glob).unwrap(),
+                )
+            });
+            assert_eq!(got.map(|o| o.0), want.map(|o| o.0), "{p}");
+        }
+    }
+}
