@@ -199,6 +199,7 @@ fn explicit_jobs(ws: &Workspace, cwd: &Path, paths: &[PathBuf]) -> Result<Vec<Jo
         under.sort_by(|a, b| a.shown.cmp(&b.shown));
         jobs.extend(under);
     }
+    super::discard(catalog);
     Ok(jobs)
 }
 
@@ -316,6 +317,8 @@ fn config_jobs(ws: &Workspace) -> Result<Vec<Job>, Error> {
                 }
             }
         }
+        // Thousands of small strings: left to the process exit when it is about to come.
+        super::discard(catalog);
         jobs.sort_by(|a, b| a.shown.cmp(&b.shown));
         Ok(jobs)
     })
