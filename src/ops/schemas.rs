@@ -28,6 +28,8 @@ pub(crate) struct FileSource {
     overlay: Arc<Overlay>,
     /// `atomic.lock` and the cache: remote schemas the map does not cover.
     pins: super::pins::Pins,
+    /// The lock's path: what a remote schema depends on (for `build()`'s rerun-if-changed).
+    lock_path: PathBuf,
 }
 
 impl FileSource {
@@ -47,6 +49,7 @@ impl FileSource {
             read: Mutex::default(),
             overlay: Arc::default(),
             pins: super::pins::Pins::load(&ws.root),
+            lock_path: ws.root.join(super::pins::LOCK_FILE),
         }
     }
 
@@ -96,6 +99,10 @@ impl SchemaSource for FileSource {
     fn fetch(&self, uri: &str) -> Result<Value, String> {
         let uri = uri.split('#').next().unwrap_or(uri);
         if super::pins::is_url(uri) && !self.map.iter().any(|(p, _)| uri.starts_with(p.as_str())) {
+            self.read
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(self.lock_path.clone());
             let body = self.pins.body(uri)?;
             return serde_json::from_slice(&body)
                 .map_err(|e| format!("the pinned body of `{uri}` is not JSON: {e}"));

@@ -259,6 +259,7 @@ fn explicit_jobs(
         under.sort_by(|a, b| a.shown.cmp(&b.shown));
         jobs.extend(under);
     }
+    super::discard(catalog);
     Ok(jobs)
 }
 
@@ -389,6 +390,8 @@ fn config_jobs(ws: &Workspace) -> Result<(Vec<Job>, Vec<Diagnostic>), Error> {
                 }
             }
         }
+        // Thousands of small strings: left to the process exit when it is about to come.
+        super::discard(catalog);
         jobs.sort_by(|a, b| a.shown.cmp(&b.shown));
         let mut unmatched = Vec::new();
         for (n, globs) in matched.iter().enumerate() {
