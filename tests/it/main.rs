@@ -5,6 +5,7 @@ mod apply;
 mod audit;
 mod bounded;
 mod build_script;
+mod catalog_corpus;
 mod cli;
 mod concurrency;
 mod contract;

@@ -1,7 +1,7 @@
 //! The tape builder against serde-saphyr: wherever the builder gives tapes, they hold exactly
 //! the documents `parse` gives (key order and number types included), and wherever `parse`
 //! refuses, the builder gives up. Over every text of `tests.rs` and generated texts; the same
-//! over the yaml-test-suite is `tests/it/yaml_builder.rs` (unit tests never read `../shared`).
+//! over the yaml-test-suite is `tests/it/yaml_builder.rs` (unit tests never read the external corpora).
 
 use proptest::prelude::*;
 use serde_json::Value;
