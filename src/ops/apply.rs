@@ -16,7 +16,7 @@ use super::render::{self, Findings, Plan, Rendered};
 use super::schemas::SchemaCache;
 use super::{Error, MergeEntry, Outcome, Workspace, write};
 use crate::event::{Event, Sink};
-use crate::store::{self, Sha256Digest, Store};
+use crate::store::{self, Sha256Digest, Store, WriteAs};
 
 /// Which outputs to render, and whether to write them.
 #[derive(Debug, Clone, Default)]
@@ -258,7 +258,14 @@ pub fn apply(
     }
     let mut tx = store.transaction("apply");
     for (e, r) in entries.iter().zip(rendered) {
-        tx.write_generated(&e.output, r.text, r.inputs)?;
+        tx.write_with(
+            &e.output,
+            r.text,
+            WriteAs {
+                inputs: Some(r.inputs),
+                ..WriteAs::default()
+            },
+        )?;
     }
     let committed = tx.commit()?;
     drop(store);

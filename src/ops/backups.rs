@@ -4,7 +4,7 @@ use std::path::Path;
 
 use super::{Error, Outcome, Workspace, write};
 use crate::event::Sink;
-use crate::store::{BackupRecord, Store};
+use crate::store::{BackupRecord, Store, WriteAs};
 
 /// Every backup (of `path` only, when given), newest first.
 pub fn list_backups(
@@ -63,7 +63,15 @@ pub fn restore(
     let mut tx = store.transaction("restore");
     // Restoring a file does not make it cargo atomic's: one the manifest does not record (a
     // source edited with `set`) stays the user's.
-    tx.write_user_file_with_mode(&record.path, bytes, record.mode)?;
+    tx.write_with(
+        &record.path,
+        bytes,
+        WriteAs {
+            mode: Some(record.mode),
+            unmanaged: true,
+            ..WriteAs::default()
+        },
+    )?;
     let committed = tx.commit()?;
     drop(store);
     Ok(write::report(committed, sink))

@@ -24,7 +24,7 @@ use crate::doc::edit::{self, EditError, KeyPath};
 use crate::doc::schema::SchemaError;
 use crate::doc::{self, Format, Limits};
 use crate::event::{Event, Sink};
-use crate::store::{self, Store};
+use crate::store::{self, Store, WriteAs};
 
 /// `set`: what to change in which file.
 #[derive(Debug, Clone, Default)]
@@ -205,12 +205,26 @@ impl Target {
         let store = store.expect("opened for a text to write");
         let mut tx = store.transaction(op);
         // An edit does not make the file cargo atomic's: a later hand edit is no drift.
-        tx.write_user_file(&self.rel, text)?;
+        tx.write_with(
+            &self.rel,
+            text,
+            WriteAs {
+                unmanaged: true,
+                ..WriteAs::default()
+            },
+        )?;
         let mut stale = Vec::new();
         for (output, rendered) in outputs {
             if self.apply {
                 store::check_target(&ws.root, &ws.config.settings.state_dir, &output)?;
-                tx.write_generated(&output, rendered.text, rendered.inputs)?;
+                tx.write_with(
+                    &output,
+                    rendered.text,
+                    WriteAs {
+                        inputs: Some(rendered.inputs),
+                        ..WriteAs::default()
+                    },
+                )?;
             } else if super::apply::current(&ws.root.join(&output))?.as_deref()
                 != Some(rendered.text.as_bytes())
             {

@@ -41,7 +41,7 @@ pub use manifest::{FileState, Inputs, Manifest};
 pub use objects::BackupRecord;
 pub use prune::Removal;
 pub use rotation::{ArtifactDir, RotatedFile, Rotations, Step as RotationStep, temp_name};
-pub use txn::{ACCEPT, Committed, FileChange, Transaction};
+pub use txn::{ACCEPT, Committed, FileChange, Transaction, WriteAs};
 
 pub use audit::{
     Actor, AuditEntry, AuditFinding, AuditOptions, AuditOutcome, AuditRecord, AuditReport,

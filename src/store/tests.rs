@@ -207,7 +207,7 @@ fn a_user_file_is_recorded_only_if_it_was_already() {
     fs::write(t.path().join("src.toml"), "a = 1").unwrap();
     let store = open(t.path());
     let mut tx = store.transaction("set");
-    tx.write_user_file("src.toml", "a = 2").unwrap();
+    tx.write_with("src.toml", "a = 2", user_file()).unwrap();
     tx.write("out.json", "{}").unwrap();
     let done = tx.commit().unwrap();
     assert_eq!(done.files[0].backup, Some(Sha256Digest::of(b"a = 1")));
@@ -220,7 +220,7 @@ fn a_user_file_is_recorded_only_if_it_was_already() {
     assert_eq!(store.backups().unwrap().len(), 1);
     // A file the manifest records stays recorded, with its new state.
     let mut tx = store.transaction("set");
-    tx.write_user_file("out.json", "[]").unwrap();
+    tx.write_with("out.json", "[]", user_file()).unwrap();
     tx.commit().unwrap();
     assert_eq!(store.manifest().unwrap().files["out.json"], state(b"[]"));
     // Roll forward after a crash keeps the rule.
@@ -740,4 +740,11 @@ fn bk_temp(old: &[u8]) -> String {
         ".{}.0123456789abcdef.atomic-tmp",
         Sha256Digest::of(old).short(16)
     )
+}
+
+fn user_file() -> super::WriteAs {
+    super::WriteAs {
+        unmanaged: true,
+        ..super::WriteAs::default()
+    }
 }

@@ -75,14 +75,23 @@ struct Pending {
 
 #[derive(Debug)]
 enum Change {
-    Write {
-        bytes: Vec<u8>,
-        mode: Option<u32>,
-        inputs: Option<Inputs>,
-        /// The user's file: the manifest records it only if it already did.
-        unmanaged: bool,
-    },
+    Write { bytes: Vec<u8>, how: WriteAs },
     Delete,
+}
+
+/// How [`Transaction::write_with`] writes a file, beyond its bytes.
+#[derive(Debug, Clone, Default)]
+pub struct WriteAs {
+    /// Permission bits to give it (a restore uses the backup's); `None`: the existing file's,
+    /// or the default for a new one.
+    pub mode: Option<u32>,
+    /// What a generated file was made from: the manifest records it, so a later check can tell
+    /// which inputs changed.
+    pub inputs: Option<Inputs>,
+    /// A file that stays the user's (a `set` edit of a source, the restore of one): backed up,
+    /// journaled and audited the same, but recorded in the manifest only if it already is, so a
+    /// later hand edit is no `drift`.
+    pub unmanaged: bool,
 }
 
 /// What a committed transaction did to one file.
@@ -135,88 +144,26 @@ impl<'s> Transaction<'s> {
         path: impl AsRef<Path>,
         bytes: impl Into<Vec<u8>>,
     ) -> Result<&mut Self> {
-        self.add(
-            path.as_ref(),
-            Change::Write {
-                bytes: bytes.into(),
-                mode: None,
-                inputs: None,
-                unmanaged: false,
-            },
-        )
+        self.write_with(path, bytes, WriteAs::default())
     }
 
-    /// Like [`write`](Self::write), for a generated file: the manifest also records what it
-    /// was made from, so a later check can tell which inputs changed.
-    pub fn write_generated(
+    /// Like [`write`](Self::write), written as `how` says: with given permission bits, as a
+    /// generated file with its inputs, or as a file that stays the user's.
+    pub fn write_with(
         &mut self,
         path: impl AsRef<Path>,
         bytes: impl Into<Vec<u8>>,
-        inputs: Inputs,
+        how: WriteAs,
     ) -> Result<&mut Self> {
+        let how = WriteAs {
+            mode: how.mode.map(|m| m & 0o7777),
+            ..how
+        };
         self.add(
             path.as_ref(),
             Change::Write {
                 bytes: bytes.into(),
-                mode: None,
-                inputs: Some(inputs),
-                unmanaged: false,
-            },
-        )
-    }
-
-    /// Like [`write`](Self::write), with explicit permission bits (a restore uses the backup's).
-    pub fn write_with_mode(
-        &mut self,
-        path: impl AsRef<Path>,
-        bytes: impl Into<Vec<u8>>,
-        mode: u32,
-    ) -> Result<&mut Self> {
-        self.add(
-            path.as_ref(),
-            Change::Write {
-                bytes: bytes.into(),
-                mode: Some(mode & 0o7777),
-                inputs: None,
-                unmanaged: false,
-            },
-        )
-    }
-
-    /// Like [`write`](Self::write), for a file that stays the user's (a `set` or `unset`
-    /// edit of a source): backed up, journaled and audited the same, but not recorded in the
-    /// manifest unless it is recorded already, so a later hand edit is no `drift`.
-    pub fn write_user_file(
-        &mut self,
-        path: impl AsRef<Path>,
-        bytes: impl Into<Vec<u8>>,
-    ) -> Result<&mut Self> {
-        self.add(
-            path.as_ref(),
-            Change::Write {
-                bytes: bytes.into(),
-                mode: None,
-                inputs: None,
-                unmanaged: true,
-            },
-        )
-    }
-
-    /// [`write_user_file`](Self::write_user_file) with explicit permission bits (a restore of
-    /// a file the manifest does not record uses the backup's).
-    pub fn write_user_file_with_mode(
-        &mut self,
-        path: impl AsRef<Path>,
-        bytes: impl Into<Vec<u8>>,
-        mode: u32,
-    ) -> Result<&mut Self> {
-        self.add(
-            path.as_ref(),
-            Change::Write {
-                bytes: bytes.into(),
-                mode: Some(mode & 0o7777),
-                inputs: None,
-                unmanaged: true,
+                how,
             },
         )
     }
@@ -271,18 +218,15 @@ impl<'s> Transaction<'s> {
             // that every spelling of one file (a link to it included) is one entry.
             let path = path_key(&p.target.real)?;
             let (after, bytes, mode, inputs, unmanaged) = match p.change {
-                Change::Write {
-                    bytes,
-                    mode,
-                    inputs,
-                    unmanaged,
-                } => {
+                Change::Write { bytes, how } => {
                     let after = FileState {
                         sha256: Sha256Digest::of(&bytes),
                         size: bytes.len() as u64,
                     };
-                    let mode = mode.unwrap_or_else(|| NewMeta::for_target(&p.target).mode);
-                    (Some(after), Some(bytes), mode, inputs, unmanaged)
+                    let mode = how
+                        .mode
+                        .unwrap_or_else(|| NewMeta::for_target(&p.target).mode);
+                    (Some(after), Some(bytes), mode, how.inputs, how.unmanaged)
                 }
                 Change::Delete => (
                     None,

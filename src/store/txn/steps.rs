@@ -76,7 +76,7 @@ pub(super) fn prepare(store: &Store, intent: &Intent, payloads: &[Option<Vec<u8>
     // Whatever needs new space after the commit point gets it now, so that a full disk fails
     // the transaction before it commits instead of after: the manifest is staged whole, and
     // the index's and the audit log's appends get their blocks reserved.
-    stage_manifest(store, intent)?;
+    stage_manifest(store, intent, manifest_after(intent))?;
     let changed = intent.entries.iter().filter(|e| e.before != e.after);
     let index_bytes: u64 = changed
         .clone()
@@ -180,15 +180,7 @@ pub(in crate::store) fn apply(store: &Store, intent: &Intent, verify: bool) -> R
         objects.sync_dir()?;
     }
     if !publish_manifest(store, intent)? {
-        write_manifest(
-            store,
-            intent,
-            intent
-                .entries
-                .iter()
-                .filter(|e| !e.unmanaged)
-                .map(|e| (e.path.as_str(), e.after, e.inputs.as_ref())),
-        )?;
+        write_manifest(store, intent, manifest_after(intent))?;
     }
     if verify {
         // The manifest may be new already, and then nothing above removed a temp that an
@@ -391,20 +383,30 @@ fn remove_created_dirs(store: &Store, intent: &Intent) -> Result<()> {
     Ok(())
 }
 
-/// Stages the manifest the transaction leaves (fsynced, under the journal's temp name), before
-/// the commit point; nothing when it would not change.
-fn stage_manifest(store: &Store, intent: &Intent) -> Result<()> {
+/// The manifest entries a transaction leaves: every file it manages, at its new state.
+fn manifest_after(
+    intent: &Intent,
+) -> impl Iterator<Item = (&str, Option<FileState>, Option<&Inputs>)> {
+    intent
+        .entries
+        .iter()
+        .filter(|e| !e.unmanaged)
+        .map(|e| (e.path.as_str(), e.after, e.inputs.as_ref()))
+}
+
+/// Stages the manifest with these entries set (fsynced, under the journal's temp name);
+/// `false`, and nothing staged, when it would not change. Before the commit point, with the
+/// transaction's own entries, so that after it only a rename remains.
+fn stage_manifest<'a>(
+    store: &Store,
+    intent: &Intent,
+    changes: impl IntoIterator<Item = (&'a str, Option<FileState>, Option<&'a Inputs>)>,
+) -> Result<bool> {
     let mut manifest = store.manifest()?;
     let old = manifest.clone();
-    manifest.upsert(
-        intent
-            .entries
-            .iter()
-            .filter(|e| !e.unmanaged)
-            .map(|e| (e.path.as_str(), e.after, e.inputs.as_ref())),
-    );
+    manifest.upsert(changes);
     if manifest == old {
-        return Ok(());
+        return Ok(false);
     }
     let fd = sys::open_dir(&store.state).ctx("open", &store.state)?;
     let temp = intent.manifest_temp.os();
@@ -421,7 +423,8 @@ fn stage_manifest(store: &Store, intent: &Intent) -> Result<()> {
         &manifest.to_bytes(),
         meta,
         store.durability.syncs(),
-    )
+    )?;
+    Ok(true)
 }
 
 /// Renames the manifest [`stage_manifest`] staged into place; `false` when there is none (it
@@ -432,7 +435,10 @@ fn publish_manifest(store: &Store, intent: &Intent) -> Result<bool> {
     match sys::rename_at(&fd, &temp, OsStr::new("manifest.json")) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(e).ctx("rename into place", store.manifest_path()),
+        Err(e) => {
+            let _ = sys::unlink_at(&fd, &temp);
+            return Err(e).ctx("rename into place", store.manifest_path());
+        }
     }
     if store.durability.syncs() {
         sys::fsync(&fd).ctx("fsync", &store.state)?;
@@ -440,41 +446,14 @@ fn publish_manifest(store: &Store, intent: &Intent) -> Result<bool> {
     Ok(true)
 }
 
-/// Rewrites the manifest with these entries set, atomically, through the journal's listed temp.
+/// Rewrites the manifest with these entries set, atomically: staged, then renamed.
 fn write_manifest<'a>(
     store: &Store,
     intent: &Intent,
     changes: impl IntoIterator<Item = (&'a str, Option<FileState>, Option<&'a Inputs>)>,
 ) -> Result<()> {
-    let sync = store.durability.syncs();
-    let mut manifest = store.manifest()?;
-    let old = manifest.clone();
-    manifest.upsert(changes);
-    if manifest == old {
-        return Ok(());
-    }
-    let fd = sys::open_dir(&store.state).ctx("open", &store.state)?;
-    let temp = intent.manifest_temp.os();
-    sys::unlink_at_if_exists(&fd, &temp).ctx("remove", store.state.join(&temp))?;
-    let meta = NewMeta {
-        mode: 0o600,
-        from_existing: false,
-    };
-    atomic::stage(
-        &fd,
-        &store.state,
-        OsStr::new("manifest.json"),
-        &temp,
-        &manifest.to_bytes(),
-        meta,
-        sync,
-    )?;
-    if let Err(e) = sys::rename_at(&fd, &temp, OsStr::new("manifest.json")) {
-        let _ = sys::unlink_at(&fd, &temp);
-        return Err(e).ctx("rename into place", store.manifest_path());
-    }
-    if sync {
-        sys::fsync(&fd).ctx("fsync", &store.state)?;
+    if stage_manifest(store, intent, changes)? {
+        publish_manifest(store, intent)?;
     }
     Ok(())
 }
