@@ -154,7 +154,7 @@ pub fn audit_verify(
         sink.event(Event::Diagnostic(d));
     }
     if req.deep {
-        let (damage, manifest_sound) = super::check::state_damage(&store, sink)?;
+        let (damage, manifest_sound) = super::check::state_damage(&store, store.damage()?, sink);
         outcome.add(damage);
         if manifest_sound {
             deep.check(&store, &mut outcome, sink)?;

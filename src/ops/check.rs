@@ -23,7 +23,7 @@ use super::validate::validate_through;
 use super::{Error, Outcome, ValidateRequest, Workspace};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::event::{Event, Progress, Sink};
-use crate::store::{FileState, Sha256Digest, Store, VerifyOptions};
+use crate::store::{Damage, FileState, Sha256Digest, Store, VerifyOptions};
 
 /// What to check.
 #[derive(Debug, Clone, Default)]
@@ -184,7 +184,15 @@ pub fn check(
     outcome.add(merged);
     if let Some(store) = &store {
         let only: HashSet<PathBuf> = files.union(&deleted).cloned().collect();
-        let (damage, manifest_sound) = state_damage(store, sink)?;
+        // The whole index is scanned once per whole check; a hook's run over some files
+        // checks the manifest only, and leaves the index to CI, as it does the audit chain.
+        let whole = only.is_empty() && !req.staged;
+        let damage = if whole {
+            store.damage()?
+        } else {
+            store.manifest_damage()?.into_iter().collect()
+        };
+        let (damage, manifest_sound) = state_damage(store, damage, sink);
         outcome.add(damage);
         if manifest_sound {
             outcome.add(drift(store, &only, &overlay, sink)?);
@@ -249,12 +257,16 @@ impl Sink for Invalid<'_> {
     }
 }
 
-/// Damage of the state directory (a backup index line, the manifest), each an `integrity`
+/// Reports `damage` of the state directory (a backup index line, the manifest), each an `integrity`
 /// error at its place, and whether the manifest could be read.
-pub(crate) fn state_damage(store: &Store, sink: &mut dyn Sink) -> Result<(Outcome, bool), Error> {
+pub(crate) fn state_damage(
+    store: &Store,
+    damage: Vec<Damage>,
+    sink: &mut dyn Sink,
+) -> (Outcome, bool) {
     let mut outcome = Outcome::default();
     let mut manifest_sound = true;
-    for d in store.damage()? {
+    for d in damage {
         outcome.errors += 1;
         manifest_sound &= d.file != store.state_file("manifest.json");
         let mut diag = Diagnostic::error(Code::Integrity, &d.file, d.detail).with_note(
@@ -263,7 +275,7 @@ pub(crate) fn state_damage(store: &Store, sink: &mut dyn Sink) -> Result<(Outcom
         diag.line = d.line.map(|l| u32::try_from(l).unwrap_or(u32::MAX));
         sink.event(Event::Diagnostic(diag));
     }
-    Ok((outcome, manifest_sound))
+    (outcome, manifest_sound)
 }
 
 /// The audit log's chain and head, as `audit verify` checks them.

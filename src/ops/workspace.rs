@@ -451,12 +451,6 @@ impl Workspace {
         }
         Ok(key)
     }
-
-    /// The key of a path from the configuration (relative to the root); as given when it
-    /// cannot be resolved (the finding about it comes from where it is used).
-    pub fn key(&self, rel: &Path) -> PathBuf {
-        crate::store::resolve_key(&self.root, rel).unwrap_or_else(|_| rel.to_owned())
-    }
 }
 
 /// The workspace root above `cwd`. A `Cargo.toml` that cannot be read (other than not being

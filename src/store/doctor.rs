@@ -13,9 +13,10 @@
 //! Proven by `tests/it/damage.rs`.
 
 use std::ffi::OsStr;
-use std::io;
+use std::io::{self, BufRead, Read};
 use std::path::{Path, PathBuf};
 
+use super::audit::MAX_LINE;
 use super::error::{IoContext, Result, StoreError};
 use super::manifest::Manifest;
 use super::objects::BackupRecord;
@@ -49,24 +50,14 @@ const MANIFEST: &str = "manifest.json";
 impl Store {
     /// Every damage of the index, the manifest and the journals (see the module docs).
     pub fn damage(&self) -> Result<Vec<Damage>> {
-        let mut out = Vec::new();
-        for (line, detail) in index_damage(&self.state.join(INDEX))? {
+        let mut out: Vec<Damage> = self.manifest_damage()?.into_iter().collect();
+        let index = self.state.join(INDEX);
+        for (line, detail) in index_damage(&index)? {
             out.push(Damage {
-                file: self.shown(&self.state.join(INDEX)),
+                file: self.shown(&index),
                 line: Some(line),
                 detail,
             });
-        }
-        if let Err(e) = self.manifest() {
-            match e {
-                StoreError::Damaged { detail, .. } | StoreError::Untrusted { detail, .. } => out
-                    .push(Damage {
-                        file: self.shown(&self.state.join(MANIFEST)),
-                        line: None,
-                        detail,
-                    }),
-                other => return Err(other),
-            }
         }
         for path in journal::list(&self.state.join("journal"))? {
             let problem = match journal::read(&path) {
@@ -91,6 +82,22 @@ impl Store {
         Ok(out)
     }
 
+    /// Damage of the manifest only: what a command over some files needs (the whole scan of
+    /// [`Store::damage`] reads the whole index).
+    pub fn manifest_damage(&self) -> Result<Option<Damage>> {
+        match self.manifest() {
+            Ok(_) => Ok(None),
+            Err(StoreError::Damaged { detail, .. } | StoreError::Untrusted { detail, .. }) => {
+                Ok(Some(Damage {
+                    file: self.shown(&self.state.join(MANIFEST)),
+                    line: None,
+                    detail,
+                }))
+            }
+            Err(other) => Err(other),
+        }
+    }
+
     /// Sets aside every damaged state file and rebuilds what can be rebuilt (see the module
     /// docs). Needs the exclusive lock; runs before recovery, which a damaged journal blocks.
     pub fn doctor(&self) -> Result<Vec<Repair>> {
@@ -103,8 +110,12 @@ impl Store {
         let mut repairs = Vec::new();
         let damage = self.damage()?;
         let index = self.state.join(INDEX);
-        if damage.iter().any(|d| d.file == self.shown(&index)) {
-            let bad: Vec<usize> = index_damage(&index)?.into_iter().map(|(l, _)| l).collect();
+        let bad: Vec<usize> = damage
+            .iter()
+            .filter(|d| d.file == self.shown(&index))
+            .filter_map(|d| d.line)
+            .collect();
+        if !bad.is_empty() {
             let text = trust::read(&index).ctx("read", &index)?;
             let mut kept = Vec::new();
             let mut n = 0;
@@ -209,34 +220,62 @@ impl Store {
     }
 }
 
-/// Lines of the index that do not parse (other than a torn last line) or that name a path
-/// the store may not use, 1-based, with why.
+/// Lines of the index that do not parse (other than a torn last line), are longer than any
+/// record, or name a path the store may not use, 1-based, with why. Streams: one line at a
+/// time, none longer than [`MAX_LINE`] held.
 fn index_damage(path: &Path) -> Result<Vec<(usize, String)>> {
-    let text = match trust::read(path) {
-        Ok(t) => t,
+    let file = match trust::open_read(path) {
+        Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e).ctx("read", path),
     };
-    let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
+    let mut reader = io::BufReader::new(file);
     let mut out = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
-        if line.iter().all(u8::is_ascii_whitespace) {
+    let mut buf = Vec::new();
+    let mut line = 0usize;
+    loop {
+        buf.clear();
+        let n = (&mut reader)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut buf)
+            .ctx("read", path)?;
+        if n == 0 {
+            return Ok(out);
+        }
+        line += 1;
+        let whole = buf.last() == Some(&b'\n');
+        if n > MAX_LINE {
+            out.push((line, format!("longer than {MAX_LINE} bytes: no record is")));
+            // The rest of that line, a bounded read at a time.
+            while buf.last() != Some(&b'\n') {
+                buf.clear();
+                let m = (&mut reader)
+                    .take(MAX_LINE as u64)
+                    .read_until(b'\n', &mut buf)
+                    .ctx("read", path)?;
+                if m == 0 {
+                    return Ok(out);
+                }
+            }
             continue;
         }
-        match serde_json::from_slice::<BackupRecord>(line) {
+        let text = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        if text.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<BackupRecord>(text) {
             Ok(r) => {
                 if let Err(StoreError::Untrusted { detail, .. }) =
                     trust::check_rel(path, r.path.to_str().unwrap_or("\u{fffd}"))
                 {
-                    out.push((i + 1, detail));
+                    out.push((line, detail));
                 }
             }
             // The last line without its newline: a torn append, not damage.
-            Err(_) if i + 1 == lines.len() => {}
-            Err(e) => out.push((i + 1, format!("not a backup record: {e}"))),
+            Err(_) if !whole => {}
+            Err(e) => out.push((line, format!("not a backup record: {e}"))),
         }
     }
-    Ok(out)
 }
 
 /// Renames `dir/name` to the first free `name.damaged-<n>`, and returns that path.

@@ -98,3 +98,22 @@ fn a_damaged_journal_is_named_with_the_way_out_and_set_aside() {
     ws.run(&["check"]).ok();
     ws.run_stdin(&["write", "b.json"], Some(b"{}\n")).ok();
 }
+
+#[test]
+fn an_index_line_longer_than_any_record_is_damage_at_its_line() {
+    let ws = written();
+    let index = ws.read(".atomic/backups.jsonl");
+    let lines: Vec<&str> = index.lines().collect();
+    let long = "x".repeat(3 << 20);
+    ws.put(
+        ".atomic/backups.jsonl",
+        &format!("{}\n{long}\n{}\n", lines[0], lines[1]),
+    );
+    let r = ws.run(&["check"]).code(1);
+    assert!(r.stderr.contains(".atomic/backups.jsonl:2"), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains(".atomic/backups.jsonl:3"),
+        "{}",
+        r.stderr
+    );
+}
