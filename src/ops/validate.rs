@@ -38,13 +38,18 @@ pub struct ValidateRequest {
 
 /// A warning that a run looked at no file, and why.
 pub(crate) fn nothing_to_do(ws: &Workspace, why: &str) -> Diagnostic {
-    let file = ws
-        .config_source
-        .as_deref()
-        .map_or_else(|| PathBuf::from("atomic.toml"), |p| ws.shown(p));
-    let mut d = Diagnostic::error(Code::Config, file, why).with_note(
-        "name files on the command line, or add a [[validate]] entry (`files` globs and a `schema`) to atomic.toml",
-    );
+    // With no configuration file, the finding names the one to create.
+    let (file, note) = match ws.config_source.as_deref() {
+        Some(p) => (
+            ws.shown(p),
+            "name files on the command line, or add a [[validate]] entry (`files` globs and a `schema`) to it",
+        ),
+        None => (
+            PathBuf::from("atomic.toml"),
+            "there is no atomic.toml: name files on the command line, or create one with a [[validate]] entry (`files` globs and a `schema`; `cargo atomic init` writes a starter)",
+        ),
+    };
+    let mut d = Diagnostic::error(Code::Config, file, why).with_note(note);
     d.severity = Severity::Warning;
     d
 }
@@ -171,10 +176,20 @@ pub(crate) fn validate_through(
     if jobs.is_empty() && req.paths.is_empty() && req.say_why_empty && ws.config.validate.is_empty()
     {
         outcome.warnings += 1;
-        sink.event(Event::Diagnostic(nothing_to_do(
+        let mut d = nothing_to_do(
             ws,
             "nothing to validate: the configuration has no [[validate]] entry",
-        )));
+        );
+        if ws.config.catalog.enabled && !super::catalog::pinned(ws) {
+            // The zero-config path: what a new user most likely wants.
+            d.notes.insert(
+                0,
+                "`cargo atomic fetch` pins the SchemaStore catalog (in atomic.lock); from then on \
+                 `validate` checks every file it has a schema for, offline"
+                    .into(),
+            );
+        }
+        sink.event(Event::Diagnostic(d));
     }
     // A schema that does not compile is reported once, not once per file.
     let mut seen_config = std::collections::HashSet::new();

@@ -153,6 +153,14 @@ fn a_glob_that_matches_nothing_is_a_warning_at_its_line() {
         "{}",
         r.stderr
     );
+    // A new user with no atomic.toml learns both ways on: the catalog and a config to create.
+    assert!(
+        r.stderr
+            .contains("`cargo atomic fetch` pins the SchemaStore catalog")
+            && r.stderr.contains("there is no atomic.toml"),
+        "{}",
+        r.stderr
+    );
     let r = ws.run(&["check"]).ok();
     assert!(r.stderr.contains("nothing to check"), "{}", r.stderr);
 }
