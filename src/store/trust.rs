@@ -231,8 +231,10 @@ pub(crate) fn state_dir(root: &Path, state: &Path, create: bool, sync: bool) -> 
         }
         Err(e) => return Err(e).ctx("inspect", state),
     }
-    // The store makes only regular files and directories here: a link or a FIFO among them
-    // was put there by someone else, and nothing of the store is used through it.
+    // One pass over the top: the store makes only regular files and directories here (a link
+    // or a FIFO among them was put there by someone else, and nothing of the store is used
+    // through it), and the names it makes, which decide whether an unmarked directory is ours.
+    let mut foreign = Vec::new();
     for e in fs::read_dir(state).ctx("list", state)? {
         let e = e.ctx("list", state)?;
         let t = e.file_type().ctx("inspect", e.path())?;
@@ -243,9 +245,12 @@ pub(crate) fn state_dir(root: &Path, state: &Path, create: bool, sync: bool) -> 
                  state directory (it may have been committed by someone else); remove it",
             ));
         }
+        if !is_ours(&e.file_name()) {
+            foreign.push(e.file_name().to_string_lossy().into_owned());
+        }
     }
+    foreign.sort();
     if !is_marked(state)? {
-        let foreign = foreign_names(state)?;
         if let Some(name) = foreign.first() {
             return Err(untrusted(
                 state,
@@ -298,19 +303,6 @@ fn is_marked(state: &Path) -> Result<bool> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(e).ctx("inspect", path),
     }
-}
-
-/// Names in `state` the store does not make, sorted.
-fn foreign_names(state: &Path) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    for e in fs::read_dir(state).ctx("list", state)? {
-        let name = e.ctx("list", state)?.file_name();
-        if !is_ours(&name) {
-            out.push(name.to_string_lossy().into_owned());
-        }
-    }
-    out.sort();
-    Ok(out)
 }
 
 fn is_ours(name: &OsStr) -> bool {
