@@ -40,11 +40,21 @@ fn hooks_dir(ws: &Workspace) -> Result<PathBuf, Error> {
         .output()
         .map_err(|e| Error::io("run git in", &ws.root, e))?;
     if !out.status.success() {
-        return Err(Error::Usage(format!(
-            "`{}` is not in a git repository: {}",
-            ws.root.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // git says "not a git repository" (exit 128); any other failure (killed, out of
+        // memory, a broken install) is git's, and must not read as a wrong directory.
+        if stderr.contains("not a git repository") {
+            return Err(Error::Usage(format!(
+                "`{}` is not in a git repository: {}",
+                ws.root.display(),
+                stderr.trim()
+            )));
+        }
+        return Err(Error::io(
+            "run `git rev-parse --git-path hooks` in",
+            &ws.root,
+            std::io::Error::other(format!("git failed ({}): {}", out.status, stderr.trim())),
+        ));
     }
     let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim_end_matches('\n'));
     Ok(ws.root.join(dir))

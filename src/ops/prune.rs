@@ -2,8 +2,11 @@
 //!
 //! Every backup is reported with the decision and the rules behind it, in index order (the order
 //! the backups were made, and of their audit records: the one order a prune can report in
-//! without holding anything per backup); then, unless it is a dry run, the dropped backups leave
-//! the index and their objects are removed (`Store::remove_backups`, crash-safe). With no policy configured everything is kept
+//! without holding anything per backup); then, unless it is a dry run, a `prune` audit record
+//! is appended for each dropped backup, and the dropped backups leave the index and their
+//! objects are removed (`Store::remove_backups`, crash-safe). Records before removal: a prune
+//! stopped between the two leaves records of backups still there (the next prune removes them
+//! and records them again), never a removal without its record. With no policy configured everything is kept
 //! — only what an interrupted earlier prune left unreferenced is removed.
 
 use std::collections::HashMap;
@@ -115,18 +118,14 @@ pub fn prune(ws: &Workspace, req: &PruneRequest, sink: &mut dyn Sink) -> Result<
     let removal = if req.dry_run {
         store.plan_removal(&index, &dropped)?
     } else {
-        let removal = store.remove_backups(&index, &dropped)?;
-        if removal.records > 0 && store.audit_enabled() {
-            // The prune is done: a failure to read the records back for the log is a warning,
-            // as any failure to append is, never the prune's failure.
-            if let Err(e) = audit_removed(&store, &index, &dropped, sink) {
-                sink.event(Event::Diagnostic(store.audit_warning(
-                    format!("cannot record the prune in the audit log: {e}"),
-                    "the prune itself is complete, but it is not recorded in the audit log",
-                )));
-            }
+        // The records go first: a prune killed or failed after them has its records (the next
+        // prune, deciding the same, removes what is left and records it again); one killed
+        // before them changed nothing. A log that cannot take them stops the prune before
+        // anything is removed: a removed backup is never unrecorded.
+        if dropped.count() > 0 && store.audit_enabled() {
+            audit_removed(&store, &index, &dropped, sink)?;
         }
-        removal
+        store.remove_backups(&index, &dropped)?
     };
     let dropped_count = dropped.count();
     let total = total as usize;
@@ -170,7 +169,7 @@ fn known(
     compact(index, r, file)
 }
 
-/// One `prune` audit record per removed backup, oldest first, read again from the old index
+/// One `prune` audit record per backup about to be removed, oldest first, read again from the old index
 /// and appended a chunk at a time, under the lock the removal ran under.
 fn audit_removed(
     store: &Store,
@@ -180,15 +179,16 @@ fn audit_removed(
 ) -> Result<(), StoreError> {
     let mut chunk = Vec::with_capacity(AUDIT_CHUNK.min(dropped.count()));
     let mut warned = Vec::new();
-    let mut flush = |chunk: &mut Vec<AuditEntry>| {
-        for d in store.append_audit(chunk) {
-            // One warning of each kind, however many chunks met it.
+    let mut flush = |chunk: &mut Vec<AuditEntry>| -> Result<(), StoreError> {
+        for d in store.try_append_audit(chunk)? {
+            // One notice of each kind, however many chunks met it.
             if !warned.contains(&d.message) {
                 warned.push(d.message.clone());
                 sink.event(Event::Diagnostic(d));
             }
         }
         chunk.clear();
+        Ok(())
     };
     let mut k = 0;
     index.scan(|r| {
@@ -204,14 +204,13 @@ fn audit_removed(
                 outcome: AuditOutcome::Ok,
             });
             if chunk.len() == AUDIT_CHUNK {
-                flush(&mut chunk);
+                flush(&mut chunk)?;
             }
         }
         k += 1;
         Ok::<_, StoreError>(())
     })?;
-    flush(&mut chunk);
-    Ok(())
+    flush(&mut chunk)
 }
 
 fn decision(

@@ -319,6 +319,10 @@ pub struct Written {
     pub real: PathBuf,
     /// Digest of the new bytes.
     pub sha256: Sha256Digest,
+    /// Why the directory could not be flushed after the rename, if it could not: the new file
+    /// is in place (so this is no failure: "failed" must mean "unchanged"), but it may not
+    /// survive a power loss.
+    pub not_durable: Option<String>,
 }
 
 /// Replaces `path` (relative to `root`, or absolute inside it) with `bytes` atomically, without
@@ -346,12 +350,19 @@ pub fn write_file(
         let _ = sys::unlink_at(&dir_fd, &temp);
         return Err(e).ctx("rename into place", root.join(&target.real));
     }
-    if sync {
-        sys::fsync(&dir_fd).ctx("fsync", &dir)?;
-    }
+    // Past the rename the file is new: an error now would report a change as not made.
+    let not_durable = if sync {
+        sys::fsync(&dir_fd)
+            .ctx("fsync", &dir)
+            .err()
+            .map(|e| super::error_chain(&e))
+    } else {
+        None
+    };
     Ok(Written {
         real: target.real,
         sha256: Sha256Digest::of(bytes),
+        not_durable,
     })
 }
 

@@ -111,6 +111,8 @@ pub(crate) struct Intent {
 enum Record {
     Intent(Box<Intent>),
     Commit,
+    /// Every file is in place; the audit records are still to be written.
+    Applied,
     Abort,
     Done,
 }
@@ -122,6 +124,8 @@ pub(crate) enum Stage {
     Prepared,
     /// Committed: roll forward.
     Committed,
+    /// Every file in place, its audit records not (yet) written: write them.
+    Applied,
     /// Committed, then failed: roll back.
     Aborted,
     /// Finished; only the file remains.
@@ -186,6 +190,12 @@ impl Journal {
     /// The commit point.
     pub fn commit(&mut self, sync: bool) -> Result<()> {
         self.append(&Record::Commit, sync)
+    }
+
+    /// Records that every file is in place, before the audit records are written (best
+    /// effort: without it, recovery rolls forward, finds every file new, and records that).
+    pub fn applied(&mut self) {
+        let _ = self.append(&Record::Applied, false);
     }
 
     /// Records that a committed transaction is being undone.
@@ -282,6 +292,7 @@ pub(crate) fn read(path: &Path) -> Result<(Option<Intent>, Stage)> {
         match rec {
             Record::Intent(it) => intent = Some(*it),
             Record::Commit => stage = Stage::Committed,
+            Record::Applied => stage = Stage::Applied,
             Record::Abort => stage = Stage::Aborted,
             Record::Done => stage = Stage::Done,
         }

@@ -209,6 +209,40 @@ impl Store {
                     journal::remove(&path)?;
                     continue;
                 }
+                (Stage::Applied, _) => {
+                    // Every file in place; only the records are missing. They are written as
+                    // the transaction's own, once each file is checked to be what the journal
+                    // says (a journal is input: it must not make the log claim a change).
+                    for e in &intent.entries {
+                        let now = self.hash(Path::new(&e.real))?;
+                        if now != e.after {
+                            return Err(StoreError::Untrusted {
+                                file: self.shown(&path),
+                                detail: format!(
+                                    "it says the transaction was applied, but `{}` is not in the state it records",
+                                    e.path
+                                ),
+                            });
+                        }
+                    }
+                    let files: Vec<FileChange> = intent
+                        .entries
+                        .iter()
+                        .map(|e| FileChange {
+                            path: PathBuf::from(&e.path),
+                            before: e.before,
+                            after: e.after,
+                            backup: None,
+                        })
+                        .collect();
+                    let records = txn::audit_entries(&intent.op, &files, &intent.entries);
+                    for w in self.try_append_audit(&records)? {
+                        sink.event(Event::Diagnostic(w));
+                    }
+                    journal::remove(&path)?;
+                    n += 1;
+                    continue;
+                }
             };
             // Recorded before the journal goes: a crash in between records it again (the next
             // recovery finds nothing to do but appends), rather than never.
@@ -230,7 +264,9 @@ impl Store {
                     }
                 })
                 .collect();
-            let warnings = self.append_audit(&entries);
+            // A record that cannot be written keeps the journal: the next recovery, which
+            // finds every file done, writes it then.
+            let warnings = self.try_append_audit(&entries)?;
             journal::remove(&path)?;
             n += 1;
             for w in warnings {
@@ -342,8 +378,20 @@ impl Store {
     /// wrong (the log could not be written; it was damaged and a new segment started; a torn
     /// line was cut off) comes back as warnings, because the changes it records stand.
     pub fn append_audit(&self, entries: &[AuditEntry]) -> Vec<Diagnostic> {
+        match self.try_append_audit(entries) {
+            Ok(notices) => notices,
+            Err(e) => vec![self.audit_warning(
+                format!("cannot append to the audit log: {}", error_chain(&e)),
+                "the change itself is complete, but it is not recorded in the audit log",
+            )],
+        }
+    }
+
+    /// [`Store::append_audit`] that returns the failure, for a caller that keeps what the
+    /// records describe pending until they are written.
+    pub(crate) fn try_append_audit(&self, entries: &[AuditEntry]) -> Result<Vec<Diagnostic>> {
         if !self.audit.enabled || entries.is_empty() {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         assert_eq!(
             self.lock.mode(),
@@ -351,13 +399,8 @@ impl Store {
             "appending needs the exclusive lock"
         );
         let sync = self.durability.syncs();
-        match audit::append(&self.state, sync, &self.audit, entries, false) {
-            Ok(notices) => notices.iter().map(|n| self.audit_notice(n)).collect(),
-            Err(e) => vec![self.audit_warning(
-                format!("cannot append to the audit log: {}", error_chain(&e)),
-                "the change itself is complete, but it is not recorded in the audit log",
-            )],
-        }
+        let notices = audit::append(&self.state, sync, &self.audit, entries, false)?;
+        Ok(notices.iter().map(|n| self.audit_notice(n)).collect())
     }
 
     /// `audit verify --repair`: cuts off a torn last line and appends a `repair` record.

@@ -22,10 +22,19 @@
 //! place, and halfway through the renames; `recover` and `recover --rollback` are then swept for
 //! crashes and for EIO, each followed by a command that must finish the job.
 //!
+//! **The audit log after any single fault** (issue 13.4): after every point, `audit verify
+//! --deep` must pass (the chain whole, its head settled, each managed file in its last recorded
+//! state, each implied backup there), and when the change won, every file it changed must have
+//! a record naming its new state. A record that cannot be written leaves the journal in stage
+//! APPLIED for the next command to write it; `audit verify --repair` is swept on its own.
+//!
 //! Scenarios: a transaction of the example `examples/txn.rs` (three files replaced in three
 //! directories, one deleted, one created in a directory that does not exist yet),
-//! `cargo-atomic atomic write` in a workspace without a store, `apply`, and `set --apply` (a
-//! user's source, left out of the manifest, and the output it feeds).
+//! `cargo-atomic atomic write` in a workspace without a store, `apply`, `set --apply` (a
+//! user's source, left out of the manifest, and the output it feeds), and `unset`, `merge -o`,
+//! `backups restore`, `init` and `hook install` (killed, and failed with EIO, at every call
+//! that changes the file system). `rotate` and `backups prune` have their own files
+//! (`crash_rotate.rs`, `prune_crash.rs`), with the same audit check.
 //!
 //! The store runs with `CARGO_ATOMIC_THREADS=1`: strace counts the calls it injects into per
 //! thread, so only a single-threaded run lets N reach every call. One sweep also runs the
@@ -224,6 +233,45 @@ fn crash_sweep_set_apply() {
     stats.assert_at_least(80);
 }
 
+/// Every other command that writes (issue 13), killed at every call that changes the file
+/// system and failed there with EIO: `unset`, `merge -o`, `backups restore`, `init` and
+/// `hook install`, each with the checks of every sweep (wholly old or wholly new, no temp, no
+/// journal, the manifest, the backups, `audit verify --deep`, the change recorded).
+#[test]
+fn crash_sweep_every_writing_command() {
+    let Some(ctx) = Ctx::new() else { return };
+    let mut total = Stats::default();
+    for sc in command_scenarios() {
+        let calls = discover(&sc, MUTATING);
+        let stats = sweep(&ctx, &sc, &jobs(&calls, &[Inject::Kill]));
+        stats.report(&sc, "crash sweep", "kill points");
+        assert!(
+            stats.hits.load(Ordering::Relaxed) >= 10,
+            "{}: too few points",
+            sc.name
+        );
+        total.absorb(stats);
+    }
+    total.assert_at_least(150);
+}
+
+#[test]
+fn error_sweep_every_writing_command() {
+    let Some(ctx) = Ctx::new() else { return };
+    let mut total = Stats::default();
+    for sc in command_scenarios() {
+        let stats = if ctx.full {
+            error_sweep(&ctx, &sc)
+        } else {
+            let calls = discover(&sc, MUTATING);
+            sweep(&ctx, &sc, &jobs(&calls, &[Inject::Error("EIO")]))
+        };
+        stats.report(&sc, "error sweep", "error points");
+        total.absorb(stats);
+    }
+    total.assert_at_least(150);
+}
+
 #[test]
 fn crash_sweep_during_recovery() {
     let Some(ctx) = Ctx::new() else { return };
@@ -324,6 +372,11 @@ struct Scenario {
     completes_to: Side,
     /// The program is the recovery of an interrupted transaction.
     recovering: bool,
+    /// The uninterrupted run keeps an audit log: then every change that won must be recorded.
+    audited: bool,
+    /// The commands that recover after a kill, alternated (`verify` and `recover` recover
+    /// transactions; only `recover` removes a killed `hook install`'s temp file).
+    recovers_with: [&'static str; 2],
 }
 
 impl Scenario {
@@ -574,6 +627,119 @@ fn set_apply_scenario() -> Scenario {
     sc
 }
 
+/// The writing commands not swept above, each in a workspace with a store and a history.
+fn command_scenarios() -> Vec<Scenario> {
+    let cli = |args: &[&str]| -> Vec<String> {
+        std::iter::once("atomic")
+            .chain(args.iter().copied())
+            .map(String::from)
+            .collect()
+    };
+    let setup = |root: &Path, args: &[&str], stdin: Option<&[u8]>| {
+        let mut cmd = Command::new(bin());
+        cmd.arg("atomic").args(args);
+        configure(&mut cmd, root, Threads::Default);
+        let out = exec(cmd, stdin);
+        assert_eq!(out.code(), Some(0), "setting up: {args:?}: {out}");
+    };
+    let mut out = Vec::new();
+
+    // `unset` of a key in a user's TOML file (its comments kept), in a workspace with a store.
+    let template = tempfile::tempdir().expect("temp dir");
+    let root = template.path().join("ws");
+    put(&root, "Cargo.toml", b"[workspace]\n");
+    let old = b"# kept\nport = 80\nhost = \"h\"\n".to_vec();
+    put(&root, "config/c.toml", &old);
+    setup(&root, &["write", "w.json"], Some(b"{}\n"));
+    out.push(finish_scenario(
+        "unset",
+        template,
+        bin(),
+        cli(&["unset", "config/c.toml", "host"]),
+        None,
+        Threads::One,
+        vec![("config/c.toml".into(), old)],
+    ));
+
+    // `merge -o` over an output written before, and into a new directory.
+    let template = tempfile::tempdir().expect("temp dir");
+    let root = template.path().join("ws");
+    put(&root, "Cargo.toml", b"[workspace]\n");
+    put(&root, "config/a.yaml", b"a: 1\nlist: [1, 2]\n");
+    put(&root, "config/b.toml", b"b = 2\n");
+    setup(&root, &["merge", "config/a.yaml", "-o", "out/m.json"], None);
+    let old = fs::read(root.join("out/m.json")).unwrap();
+    out.push(finish_scenario(
+        "merge -o",
+        template,
+        bin(),
+        cli(&[
+            "merge",
+            "config/a.yaml",
+            "config/b.toml",
+            "-o",
+            "out/m.json",
+        ]),
+        None,
+        Threads::One,
+        vec![("out/m.json".into(), old)],
+    ));
+
+    // `backups restore` of the version before the last.
+    let template = tempfile::tempdir().expect("temp dir");
+    let root = template.path().join("ws");
+    put(&root, "Cargo.toml", b"[workspace]\n");
+    setup(&root, &["write", "a.json"], Some(b"{\"v\": 1}\n"));
+    setup(&root, &["write", "a.json"], Some(b"{\"v\": 2}\n"));
+    out.push(finish_scenario(
+        "backups restore",
+        template,
+        bin(),
+        cli(&["backups", "restore", "a.json"]),
+        None,
+        Threads::One,
+        vec![("a.json".into(), b"{\"v\": 2}\n".to_vec())],
+    ));
+
+    // `init` in a Rust workspace without a configuration.
+    let template = tempfile::tempdir().expect("temp dir");
+    let root = template.path().join("ws");
+    put(&root, "Cargo.toml", b"[workspace]\n");
+    put(&root, "config/app.json", b"{\"port\": 80}\n");
+    out.push(finish_scenario(
+        "init",
+        template,
+        bin(),
+        cli(&["init"]),
+        None,
+        Threads::One,
+        Vec::new(),
+    ));
+
+    // `hook install` in a git repository with a pre-commit hook of its own.
+    let template = tempfile::tempdir().expect("temp dir");
+    let root = template.path().join("ws");
+    put(&root, "Cargo.toml", b"[workspace]\n");
+    let git = Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(&root)
+        .status()
+        .expect("git");
+    assert!(git.success());
+    let mut hook = finish_scenario(
+        "hook install",
+        template,
+        bin(),
+        cli(&["hook", "install"]),
+        None,
+        Threads::One,
+        Vec::new(),
+    );
+    hook.recovers_with = ["recover", "recover"];
+    out.push(hook);
+    out
+}
+
 /// Runs the change once, uninterrupted, on a copy of the template to learn the new state.
 fn finish_scenario(
     name: &str,
@@ -598,6 +764,8 @@ fn finish_scenario(
         replaced,
         completes_to: Side::New,
         recovering: false,
+        audited: false,
+        recovers_with: ["verify", "recover"],
     };
     let root = sc.template_root();
     sc.old = snapshot(&root);
@@ -611,6 +779,7 @@ fn finish_scenario(
     );
     sc.new = snapshot(&run.root);
     sc.new_manifest = manifest(&run.root).expect("the manifest after the change");
+    sc.audited = run.root.join(".atomic/audit.jsonl").exists();
     assert_ne!(sc.old, sc.new, "{name}: the change changes nothing");
     sc
 }
@@ -731,6 +900,8 @@ fn recovery_scenario(
         replaced: txn.replaced.clone(),
         completes_to,
         recovering: true,
+        audited: txn.audited,
+        recovers_with: txn.recovers_with,
     }
 }
 
@@ -947,7 +1118,7 @@ fn point(sc: &Scenario, syscall: &str, inject: Inject, n: usize) -> Result<Point
     let trace_text = fs::read_to_string(&trace).unwrap_or_default();
     let at = || injected_at(&trace_text, inject);
     let result = match inject {
-        Inject::Kill => after_kill(sc, &run.root, &out, n),
+        Inject::Kill => after_kill(sc, &run.root, &out, n, trace_text.contains("CLD_KILLED")),
         Inject::Error(_) => {
             let injected = trace_text.contains("(INJECTED)");
             after_error(sc, &run.root, &out, injected, n)
@@ -956,7 +1127,25 @@ fn point(sc: &Scenario, syscall: &str, inject: Inject, n: usize) -> Result<Point
     result.map_err(|e| format!("{e}{}", at()))
 }
 
-fn after_kill(sc: &Scenario, root: &Path, out: &Outcome, n: usize) -> Result<Point, String> {
+fn after_kill(
+    sc: &Scenario,
+    root: &Path,
+    out: &Outcome,
+    n: usize,
+    child_killed: bool,
+) -> Result<Point, String> {
+    if !out.killed() && child_killed && out.code() != Some(0) {
+        // A child (`git`) was killed: the program must say so and change nothing.
+        if out.code() != Some(FAILURE) || !names_a_file(&out.stderr, root) {
+            return Err(format!("a child was killed, and then: {out}"));
+        }
+        if check(sc, root)? != Side::Old {
+            return Err(format!(
+                "a child was killed, and the change was made: {out}"
+            ));
+        }
+        return Ok(Point::Hit);
+    }
     if !out.killed() {
         // N is past the run's last call of this kind: it ran to the end.
         if out.code() != Some(0) {
@@ -1004,11 +1193,12 @@ fn after_error(
             Ok(Point::Hit)
         }
         Some(0) => {
-            // A tolerated failure. Only a journal that says DONE may stay behind (its removal
-            // was what failed); the next command removes it.
+            // A tolerated failure. Only a journal that says DONE (its removal was what failed)
+            // or APPLIED (the audit records could not be written) may stay behind; the next
+            // command removes it, writing the records.
             if let Some(j) = journals(root).first() {
                 let stage = journal_stage(j);
-                if stage != Stage::Done {
+                if !matches!(stage, Stage::Done | Stage::Applied) {
                     return Err(format!("exit 0 with a journal left in stage {stage:?}"));
                 }
                 let rec = recover_with(root, "verify");
@@ -1048,10 +1238,10 @@ fn recover_and_check(sc: &Scenario, root: &Path, n: usize, what: &str) -> Result
     let must = match journals(root).first().map(|j| journal_stage(j)) {
         None | Some(Stage::Done) => None,
         Some(Stage::Prepared | Stage::Aborted) => Some(Side::Old),
-        Some(Stage::Committed) => Some(Side::New),
+        Some(Stage::Committed | Stage::Applied) => Some(Side::New),
     };
     // Alternate the command that recovers: both must.
-    let command = if n % 2 == 1 { "verify" } else { "recover" };
+    let command = sc.recovers_with[n % 2];
     let rec = recover_with(root, command);
     if rec.code() != Some(0) {
         return Err(format!("`{command}` after {what} failed: {rec}"));
@@ -1220,7 +1410,65 @@ fn check(sc: &Scenario, root: &Path) -> Result<Side, String> {
     if side == Side::New {
         check_backups(sc, root)?;
     }
+    audit_sound(root)?;
+    if side == Side::New && sc.audited {
+        check_recorded(sc, root)?;
+    }
     Ok(side)
+}
+
+/// `audit verify --deep` passes: the chain is whole, its head settled, every managed file is
+/// in its last recorded state and every backup a record implies is there (issue 13.4: no false
+/// alarm, and no missed change, after any single fault).
+pub(crate) fn audit_sound(root: &Path) -> Result<(), String> {
+    let mut cmd = Command::new(bin());
+    cmd.args(["atomic", "audit", "verify", "--deep"]);
+    configure(&mut cmd, root, Threads::Default);
+    let out = exec(cmd, None);
+    if out.code() != Some(0) {
+        return Err(format!("`audit verify --deep` fails: {out}"));
+    }
+    Ok(())
+}
+
+/// Every file the change wrote or deleted has an audit record, the last of which names the
+/// state it is in now: a committed change is never left unrecorded.
+fn check_recorded(sc: &Scenario, root: &Path) -> Result<(), String> {
+    let log = fs::read_to_string(root.join(".atomic/audit.jsonl"))
+        .map_err(|e| format!("no audit log after the change: {e}"))?;
+    let mut last: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    for line in log.lines() {
+        let r: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("audit line {line:?}: {e}"))?;
+        if let Some(p) = r["path"].as_str() {
+            last.insert(p.to_owned(), r["after"].clone());
+        }
+    }
+    let paths: BTreeSet<&PathBuf> = sc.old.keys().chain(sc.new.keys()).collect();
+    for path in paths {
+        let (old, new) = (sc.old.get(path), sc.new.get(path));
+        if old == new || matches!(new, Some(Node::Dir { .. })) {
+            continue;
+        }
+        if matches!((old, new), (Some(Node::Dir { .. }), None)) {
+            continue;
+        }
+        let rel = path.to_string_lossy().into_owned();
+        let want = match new {
+            Some(Node::File { bytes, .. }) => Some(Sha256Digest::of(bytes).to_string()),
+            _ => None,
+        };
+        let Some(after) = last.get(&rel) else {
+            return Err(format!("the change to `{rel}` has no audit record"));
+        };
+        let got = after["sha256"].as_str().map(str::to_owned);
+        if got != want {
+            return Err(format!(
+                "the last audit record of `{rel}` says {got:?}, but the file is {want:?}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A verified object and an index record for every version the change replaced or deleted.
@@ -1313,6 +1561,7 @@ fn journals(root: &Path) -> Vec<PathBuf> {
 enum Stage {
     Prepared,
     Committed,
+    Applied,
     Aborted,
     Done,
 }
@@ -1327,6 +1576,7 @@ fn journal_stage(path: &Path) -> Stage {
         };
         match v["kind"].as_str() {
             Some("commit") => stage = Stage::Committed,
+            Some("applied") => stage = Stage::Applied,
             Some("abort") => stage = Stage::Aborted,
             Some("done") => stage = Stage::Done,
             _ => {}
@@ -1616,4 +1866,131 @@ fn syscall_name(line: &str) -> Option<&str> {
     let (name, _) = rest.split_once('(')?;
     (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
         .then_some(name)
+}
+
+// ---------------------------------------------------------------------------------------------
+// `audit verify --repair`
+
+/// `audit verify --repair` cutting off a torn last line, killed at every call that changes the
+/// file system: afterwards (and after the next command that writes, `recover` or the repair
+/// again) `audit verify --deep` passes and every whole record from before is still there, in
+/// order (issue 13.4).
+#[test]
+fn crash_sweep_audit_repair() {
+    let Some(ctx) = Ctx::new() else { return };
+    let started = Instant::now();
+    let template = tempfile::tempdir().unwrap();
+    let ws = template.path().join("ws");
+    put(&ws, "Cargo.toml", b"[workspace]\n");
+    for v in 1..=3 {
+        let mut cmd = Command::new(bin());
+        cmd.args(["atomic", "write", "a.json"]);
+        configure(&mut cmd, &ws, Threads::Default);
+        let out = exec(cmd, Some(format!("{{\"v\": {v}}}\n").as_bytes()));
+        assert_eq!(out.code(), Some(0), "setting up: {out}");
+    }
+    let log = ws.join(".atomic/audit.jsonl");
+    let whole = fs::read(&log).unwrap();
+    let mut torn = whole.clone();
+    torn.extend_from_slice(b"{\"seq\":4,\"op\":\"wri");
+    fs::write(&log, &torn).unwrap();
+    let args = ["atomic", "audit", "verify", "--repair"].map(String::from);
+    let probe = tempfile::tempdir().unwrap();
+    let root = probe.path().join("ws");
+    copy_tree(&ws, &root);
+    let calls = syscall_counts(
+        "audit verify --repair",
+        (bin().as_path(), args.as_slice(), None),
+        &root,
+        Threads::One,
+        &probe.path().join("summary"),
+        MUTATING,
+    );
+    let hits = AtomicUsize::new(0);
+    let failures: Mutex<Vec<String>> = Mutex::default();
+    let next = AtomicUsize::new(0);
+    let point = |syscall: &str, n: usize| -> Result<bool, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("ws");
+        copy_tree(&ws, &root);
+        let trace = dir.path().join("trace");
+        let mut cmd = strace_inject(&bin(), syscall, Inject::Kill, n, &trace);
+        cmd.args(&args);
+        configure(&mut cmd, &root, Threads::One);
+        let out = exec(cmd, None);
+        let at = || {
+            injected_at(
+                &fs::read_to_string(&trace).unwrap_or_default(),
+                Inject::Kill,
+            )
+        };
+        let killed = out.killed();
+        if killed {
+            let next = if n % 2 == 1 { "recover" } else { "audit" };
+            let mut cmd = Command::new(bin());
+            cmd.arg("atomic").arg(next);
+            if next == "audit" {
+                cmd.args(["verify", "--repair"]);
+            }
+            configure(&mut cmd, &root, Threads::Default);
+            let again = exec(cmd, None);
+            if again.code() != Some(0) {
+                return Err(format!("`{next}` after the kill failed: {again}{}", at()));
+            }
+        } else if out.code() != Some(0) {
+            return Err(format!("not killed, yet it failed: {out}"));
+        }
+        audit_sound(&root).map_err(|e| format!("{e}{}", at()))?;
+        let now = fs::read(root.join(".atomic/audit.jsonl")).map_err(|e| e.to_string())?;
+        if !now.starts_with(&whole) {
+            return Err(format!("records from before the repair were lost{}", at()));
+        }
+        Ok(killed)
+    };
+    std::thread::scope(|s| {
+        for _ in 0..ctx.jobs.min(calls.len()).max(1) {
+            s.spawn(|| {
+                while let Some((syscall, _)) = calls.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    for n in 1..=MAX_N {
+                        match point(syscall, n) {
+                            Ok(true) => {
+                                hits.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Ok(false) => break,
+                            Err(e) => failures
+                                .lock()
+                                .unwrap()
+                                .push(format!("{syscall} #{n}: {e}")),
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let hits = hits.into_inner();
+    let failures = failures.into_inner().unwrap();
+    eprintln!(
+        "crash sweep (audit verify --repair): {hits} kill points, {} in {:.1}s",
+        if failures.is_empty() {
+            "all recovered"
+        } else {
+            "FAILED"
+        },
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} points failed; the first:\n\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(8)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    );
+    assert!(
+        hits >= 10,
+        "only {hits} points were swept: is strace injecting?"
+    );
 }

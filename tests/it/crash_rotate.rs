@@ -30,8 +30,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use crate::crash::{
-    Ctx, Inject, MAX_N, MUTATING, Outcome, READING, Threads, configure, copy_tree, exec,
-    find_temps, injected_at, put, strace_inject, syscall_counts,
+    Ctx, Inject, MAX_N, MUTATING, Outcome, READING, Threads, audit_sound, configure, copy_tree,
+    exec, find_temps, injected_at, put, strace_inject, syscall_counts,
 };
 use crate::support::bin;
 
@@ -212,7 +212,7 @@ fn check(sc: &Scenario, root: &Path) -> Result<(), String> {
             }
         }
     }
-    Ok(())
+    audit_sound(root)
 }
 
 /// After `recover` alone: nothing in flight, no temp, no content twice, foreign files intact.
@@ -242,7 +242,7 @@ fn check_recovered(root: &Path) -> Result<(), String> {
     if !twice.is_empty() {
         return Err(format!("duplicated: {twice:?}"));
     }
-    Ok(())
+    audit_sound(root)
 }
 
 enum Point {

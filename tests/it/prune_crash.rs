@@ -206,6 +206,9 @@ fn prune_survives_a_kill_or_an_error_at_every_call() {
                 assert_eq!(prune(root, None), 0, "the prune after {at} failed");
                 assert_eq!(state(root), want, "after {at} and a second prune");
                 assert!(leftover_temps(root).is_empty(), "after {at}");
+                if let Err(e) = crate::crash::audit_sound(root) {
+                    panic!("after {at} and a second prune: {e}");
+                }
                 if !injected {
                     assert_eq!(code, 0, "{at}: nothing injected, yet the run failed");
                     break; // the run makes fewer calls than n

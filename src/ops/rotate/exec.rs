@@ -40,12 +40,17 @@ fn audit_entry(
     }
 }
 
-/// Appends the records under the run's lock; a problem with the log is a warning (G7: a damaged
-/// log never blocks the work it records).
-fn audit(store: &Store, entries: &[AuditEntry], sink: &mut dyn Sink) {
-    for d in store.append_audit(entries) {
+/// Appends the records under the run's lock, while the steps they record are still listed as
+/// in flight: a kill after the append makes the next run record them again (as `recover`), a
+/// kill before it makes the next run record them for the first time; never not at all. A log
+/// that cannot be written stops the run (exit 2) with the steps still pending, for the next
+/// run to finish and record. Damage the append can mend (a torn tail, a log set aside) is a
+/// warning, as everywhere (G7).
+fn audit(store: &Store, entries: &[AuditEntry], sink: &mut dyn Sink) -> Result<(), Error> {
+    for d in store.try_append_audit(entries)? {
         sink.event(Event::Diagnostic(d));
     }
+    Ok(())
 }
 
 fn state_of(r: &RotatedFile) -> FileState {
@@ -152,8 +157,8 @@ pub(super) fn execute(
                 records.files.retain(|r| &r.path != path);
             }
         }
+        audit(store, &entries, sink)?;
         store.save_rotations(records)?;
-        audit(store, &entries, sink);
         for a in &forgets {
             report(event(a, None, false), sink);
         }
@@ -180,7 +185,6 @@ pub(super) fn execute(
             r.path = to.clone();
             state = Some(state_of(r));
         }
-        end(store, records)?;
         audit(
             store,
             &[
@@ -188,7 +192,8 @@ pub(super) fn execute(
                 audit_entry("rotate", to, None, state),
             ],
             sink,
-        );
+        )?;
+        end(store, records)?;
         report(event(a, None, false), sink);
     }
 
@@ -255,8 +260,8 @@ pub(super) fn execute(
                 dry_run: false,
             });
         }
+        audit(store, &entries, sink)?;
         end(store, records)?;
-        audit(store, &entries, sink);
         for e in events {
             report(e, sink);
         }
@@ -338,8 +343,8 @@ pub(super) fn execute(
                 r.compressed = true;
             }
         }
+        audit(store, &entries, sink)?;
         end(store, records)?;
-        audit(store, &entries, sink);
         for ((from, to, _, _), bytes) in jobs.iter().zip(sizes) {
             report(
                 Event::RotationCompressed {
@@ -379,8 +384,8 @@ pub(super) fn execute(
                 records.files.retain(|r| &r.path != path);
             }
         }
+        audit(store, &entries, sink)?;
         end(store, records)?;
-        audit(store, &entries, sink);
         for a in &prunes {
             report(event(a, None, false), sink);
         }
@@ -410,7 +415,6 @@ pub(super) fn recover(
         return Ok(());
     }
     dirs.sync()?;
-    end(store, records)?;
     // One `recover` record per file a step concerned, with the state it was left in.
     let mut entries = Vec::new();
     for (_, files) in &outcomes {
@@ -419,7 +423,8 @@ pub(super) fn recover(
             entries.push(audit_entry("recover", f, None, now));
         }
     }
-    audit(store, &entries, sink);
+    audit(store, &entries, sink)?;
+    end(store, records)?;
     for (action, files) in outcomes {
         sink.event(Event::Recovered {
             txid: "rotate".into(),

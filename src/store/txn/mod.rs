@@ -315,19 +315,36 @@ impl<'s> Transaction<'s> {
             return Err(e);
         }
         // Every file is new and recorded now, so nothing after this may report failure: a
-        // failed command must mean "nothing changed". The audit append and `finish` are best
-        // effort for that reason. The append goes first: a crash between the two leaves a
-        // journal, and recovery then records the transaction again (as `recover`), rather than
-        // not at all.
-        let audit = store.append_audit(&audit_entries(&op, &files, &intent.entries));
-        journal.finish();
+        // failed command must mean "nothing changed". The audit records go next; only once
+        // they are written does the journal go. If they cannot be written, the journal stays
+        // (APPLIED), and the next command's recovery writes them: every committed change gets
+        // its records, now or then.
+        journal.applied();
+        let records = audit_entries(&op, &files, &intent.entries);
+        let audit = match store.try_append_audit(&records) {
+            Ok(notices) => {
+                journal.finish();
+                notices
+            }
+            Err(e) => vec![store.audit_warning(
+                format!(
+                    "cannot append to the audit log: {}",
+                    super::error_chain(&e)
+                ),
+                "the change is complete; its journal stays, and the next command that writes (or `cargo atomic recover`) records it",
+            )],
+        };
         Ok(Committed { txid, files, audit })
     }
 }
 
 /// One audit entry per file whose bytes changed; for [`ACCEPT`], per file whose recorded
 /// state changed (the bytes stay, the manifest takes them).
-fn audit_entries(op: &str, files: &[FileChange], entries: &[Entry]) -> Vec<super::AuditEntry> {
+pub(super) fn audit_entries(
+    op: &str,
+    files: &[FileChange],
+    entries: &[Entry],
+) -> Vec<super::AuditEntry> {
     files
         .iter()
         .zip(entries)
