@@ -53,17 +53,59 @@ pub struct Global {
     /// Say more (repeat for more still)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
-    // cargo's --locked, --offline and --frozen: accepted by every command (only `fetch` uses
-    // the network or writes atomic.lock), described in `fetch --help`; hidden elsewhere.
-    /// Fail if atomic.lock would change (as cargo's --locked)
-    #[arg(long, global = true, hide = true)]
+    /// cargo's --locked, --offline and --frozen, also before the command (`cargo atomic --frozen
+    /// check`), as cargo takes them
+    #[command(flatten)]
+    pub locking: Locking,
+}
+
+/// cargo's `--locked`, `--offline` and `--frozen`, meaning what they mean there: on `fetch`,
+/// the one command that uses the network and writes atomic.lock, and on every command that
+/// reads schemas through atomic.lock (which then only asserts it is up to date).
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct Locking {
+    /// Assert that atomic.lock is up to date: fail rather than change it, or run without it
+    #[arg(long, help_heading = "Manifest Options")]
     pub locked: bool,
-    /// Never use the network: `fetch` fills atomic.lock from the cache only
-    #[arg(long, global = true, hide = true)]
+    /// Never use the network (only `fetch` ever does: from the cache alone, then)
+    #[arg(long, help_heading = "Manifest Options")]
     pub offline: bool,
-    /// --locked and --offline
-    #[arg(long, global = true, hide = true)]
+    /// Equivalent to both --locked and --offline
+    #[arg(long, help_heading = "Manifest Options")]
     pub frozen: bool,
+}
+
+impl Locking {
+    /// Both sets of flags: given before the command, or after it.
+    pub fn or(self, other: Locking) -> Locking {
+        Locking {
+            locked: self.locked || other.locked,
+            offline: self.offline || other.offline,
+            frozen: self.frozen || other.frozen,
+        }
+    }
+
+    /// `--locked` or `--frozen`.
+    pub fn is_locked(self) -> bool {
+        self.locked || self.frozen
+    }
+
+    /// `--offline` or `--frozen`.
+    pub fn is_offline(self) -> bool {
+        self.offline || self.frozen
+    }
+}
+
+/// What --locked, --offline and --frozen mean on a command that reads atomic.lock but never
+/// writes it nor uses the network: appended to its `--help`.
+macro_rules! locking_readers {
+    () => {
+        "
+
+--locked (and --frozen) fail with exit 2 when atomic.lock is missing or unreadable, or does not
+pin the catalog while it is enabled: what `cargo atomic fetch` would change (a schema that is
+not pinned fails the run anyway). --offline changes nothing: only `fetch` uses the network."
+    };
 }
 
 /// Message formats.
@@ -96,7 +138,7 @@ pub enum ColorWhen {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate JSON, YAML and TOML files against JSON Schema; every error at file:line:column
-    #[command(after_help = "\
+    #[command(after_help = concat!("\
 Which schema applies: --schema, else the [[validate]] entries of atomic.toml whose globs match,
 else the file's own $schema (JSON, YAML) or `#:schema path` comment (TOML), else the SchemaStore
 catalog's entry for its name (once `cargo atomic fetch` has pinned it; see `schema-for`).
@@ -104,8 +146,10 @@ catalog's entry for its name (once `cargo atomic fetch` has pinned it; see `sche
 Examples:
   cargo atomic validate
   cargo atomic validate config/prod.yaml --schema schemas/app.schema.json
-  cargo atomic validate config/*.toml --message-format short")]
+  cargo atomic validate config/*.toml --message-format short", locking_readers!()))]
     Validate {
+        #[command(flatten)]
+        locking: Locking,
         /// Files to validate; default: every file the [[validate]] entries name
         paths: Vec<PathBuf>,
         /// Validate every file against this schema
@@ -123,14 +167,16 @@ schemas, each file's own $schema / #:schema / `# yaml-language-server: $schema=`
 each body in the cache ($CARGO_ATOMIC_CACHE, else $CARGO_HOME/atomic/schemas); and writes
 atomic.lock (commit it). Everything else reads the lock and the cache, offline.
 
-As in cargo: --locked fails if atomic.lock would change, --offline never uses the network (the
-lock is filled from the cache only), --frozen is both. Every command accepts them.
+As in cargo: --locked fails (exit 2, nothing written) if atomic.lock would change, --offline
+never uses the network (the lock is filled from the cache only), --frozen is both.
 
 Examples:
   cargo atomic fetch
   cargo atomic fetch --locked      # in CI: fail if atomic.lock is not up to date
   cargo atomic fetch --offline     # from the cache only")]
     Fetch {
+        #[command(flatten)]
+        locking: Locking,
         /// Also pin this schema (as `validate --schema` takes it)
         #[arg(long, value_name = "SCHEMA")]
         schema: Option<PathBuf>,
@@ -139,28 +185,32 @@ Examples:
         update: bool,
     },
     /// Say which schema applies to each file, and why
-    #[command(after_help = "\
+    #[command(after_help = concat!("\
 Precedence: --schema, else the first [[validate]] entry whose globs match, else the file's own
 $schema / #:schema / yaml-language-server modeline, else the catalog's first entry whose
 fileMatch glob matches (once `cargo atomic fetch` has pinned the catalog).
 
 Examples:
-  cargo atomic schema-for .github/workflows/ci.yml Cargo.toml")]
+  cargo atomic schema-for .github/workflows/ci.yml Cargo.toml", locking_readers!()))]
     SchemaFor {
+        #[command(flatten)]
+        locking: Locking,
         /// The files
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
     /// Deep-merge config files left to right (RFC 7396: objects merge, null deletes, arrays and scalars replace)
-    #[command(after_help = "\
+    #[command(after_help = concat!("\
 Sources may mix formats (a YAML base, a TOML overlay). With --schema, each error in the result is
 reported where a source set the offending value.
 
 Examples:
   cargo atomic merge config/base.yaml config/prod.yaml
   cargo atomic merge config/base.yaml config/prod.toml -o config/rendered/prod.json --schema schemas/app.schema.json
-  cargo atomic merge base.json overlay.json --arrays append --to yaml")]
+  cargo atomic merge base.json overlay.json --arrays append --to yaml", locking_readers!()))]
     Merge {
+        #[command(flatten)]
+        locking: Locking,
         /// The sources, base first
         #[arg(required = true)]
         sources: Vec<PathBuf>,
@@ -178,7 +228,7 @@ Examples:
         to: Option<To>,
     },
     /// Render every [[merge]] output and write the changed ones as one transaction
-    #[command(after_help = "\
+    #[command(after_help = concat!("\
 Every selected output is merged from its sources and validated first; if anything is invalid,
 nothing is written (exit 1). Outputs whose bytes are already right are not touched. The old bytes
 of every replaced output are kept as a backup, and the manifest records the sha256 of each
@@ -193,8 +243,10 @@ Examples:
   cargo atomic apply
   cargo atomic apply prod staging
   cargo atomic apply config/base.yaml
-  cargo atomic apply --dry-run")]
+  cargo atomic apply --dry-run", locking_readers!()))]
     Apply {
+        #[command(flatten)]
+        locking: Locking,
         /// [[merge]] entries to render, by name or by a file they read (a source, the schema);
         /// default: all
         #[arg(value_name = "NAMES|FILES")]
@@ -204,7 +256,7 @@ Examples:
         dry_run: bool,
     },
     /// Read-only check for CI and hooks: valid files, outputs up to date, no hand edits
-    #[command(after_help = "\
+    #[command(after_help = concat!("\
 Checks that every file the [[validate]] entries name is valid, that every [[merge]] output is
 what `apply` would write now (else `stale`, with the diff), and that every file cargo atomic wrote
 still has the bytes it wrote (else `drift`). Exit 1 on any finding. Takes only a shared lock.
@@ -220,8 +272,10 @@ Examples:
   cargo atomic check
   cargo atomic check --message-format github
   cargo atomic check config/prod.yaml config/base.yaml
-  cargo atomic check --staged")]
+  cargo atomic check --staged", locking_readers!()))]
     Check {
+        #[command(flatten)]
+        locking: Locking,
         /// Only these files and the [[merge]] outputs they are part of; default: everything
         files: Vec<PathBuf>,
         /// Check what is staged for commit (git's index), not the working tree
@@ -249,15 +303,17 @@ Examples:
   cargo atomic config --message-format json")]
     Config,
     /// Replace FILE with standard input, atomically and durably, keeping the old bytes as a backup
-    #[command(after_help = "\
+    #[command(after_help = concat!("\
 The input is validated first against the schema `validate` would use for FILE (or --schema):
 data it refuses is a finding placed in the standard input's text (exit 1), and nothing is
 written. FILE then becomes a managed file: a later hand edit is `drift` until
 `verify --accept FILE`.
 
 Example:
-  jq '.port = 9090' config/app.json | cargo atomic write config/app.json")]
+  jq '.port = 9090' config/app.json | cargo atomic write config/app.json", locking_readers!()))]
     Write {
+        #[command(flatten)]
+        locking: Locking,
         /// The file to replace (or create), inside the workspace
         file: PathBuf,
         /// Validate the input against this schema instead of the one `validate` would choose
@@ -268,7 +324,7 @@ Example:
         allow_hardlinks: bool,
     },
     /// Set values in a JSON, YAML or TOML file in place, keeping its comments and layout
-    #[command(after_help = "\
+    #[command(after_help = concat!("\
 KEY is a dotted path (server.port, items.0, \"a.b\".c) or a JSON pointer (/server/port). A missing
 key is added, with any missing objects above it; `-` (or the array's length) as an index
 appends. Only the edited value's bytes change (TOML is edited through toml_edit). The edited file
@@ -286,8 +342,10 @@ Examples:
   cargo atomic set config/app.toml server.port=8080 server.host=example.com
   cargo atomic set config/prod.toml server.port=8443 --apply
   cargo atomic set config/app.yaml '/tags/-=\"beta\"' 'limits={\"cpu\": 2}'
-  cargo atomic set config/app.json version=1.10 --string")]
+  cargo atomic set config/app.json version=1.10 --string", locking_readers!()))]
     Set {
+        #[command(flatten)]
+        locking: Locking,
         /// The file to edit, inside the workspace
         file: PathBuf,
         /// KEY=VALUE; VALUE is JSON when it parses as JSON (8080, true, [1], {"a": 1}), else a string
@@ -304,14 +362,16 @@ Examples:
         apply: bool,
     },
     /// Remove keys (or array elements) from a JSON, YAML or TOML file in place, keeping the rest as it is
-    #[command(after_help = "\
+    #[command(after_help = concat!("\
 KEY is a dotted path or a JSON pointer, as for `set`. A KEY that is not in the file is an error
 (exit 2) and nothing is written. The edited file is validated before it is written.
 
 Examples:
   cargo atomic unset config/app.toml server.debug
-  cargo atomic unset config/app.yaml /plugins/0 features.beta")]
+  cargo atomic unset config/app.yaml /plugins/0 features.beta", locking_readers!()))]
     Unset {
+        #[command(flatten)]
+        locking: Locking,
         /// The file to edit, inside the workspace
         file: PathBuf,
         /// What to remove
@@ -410,6 +470,25 @@ Examples:
         after_help = "Examples:\n  cargo atomic audit show --limit 20\n  cargo atomic audit verify"
     )]
     Audit(AuditCommand),
+}
+
+impl Command {
+    /// The command's own --locked, --offline and --frozen (`None`: it takes none, and reads no
+    /// schema through atomic.lock).
+    pub fn locking(&self) -> Option<Locking> {
+        match self {
+            Command::Validate { locking, .. }
+            | Command::Fetch { locking, .. }
+            | Command::SchemaFor { locking, .. }
+            | Command::Merge { locking, .. }
+            | Command::Apply { locking, .. }
+            | Command::Check { locking, .. }
+            | Command::Write { locking, .. }
+            | Command::Set { locking, .. }
+            | Command::Unset { locking, .. } => Some(*locking),
+            _ => None,
+        }
+    }
 }
 
 /// `hook` subcommands.

@@ -16,16 +16,23 @@ const BACKOFF: Duration = Duration::from_millis(250);
 /// The ureq agent.
 pub struct Client {
     agent: ureq::Agent,
+    /// The most a body may weigh.
+    max_bytes: u64,
 }
 
 impl Client {
-    /// A client with the timeouts of `CARGO_ATOMIC_HTTP_TIMEOUT` seconds (default 30).
+    /// A client whose requests time out after `CARGO_ATOMIC_HTTP_TIMEOUT` seconds (default 30)
+    /// and refuse a body over `CARGO_ATOMIC_HTTP_MAX_BYTES` (default and most: [`MAX_BODY`]).
     pub fn new() -> Self {
-        let secs = std::env::var("CARGO_ATOMIC_HTTP_TIMEOUT")
-            .ok()
-            .and_then(|s| s.parse::<f64>().ok())
-            .filter(|s| *s > 0.0)
-            .unwrap_or(30.0);
+        let number = |key: &str| {
+            std::env::var(key)
+                .ok()
+                .and_then(|s| s.parse::<f64>().ok())
+                .filter(|s| *s > 0.0)
+        };
+        let secs = number("CARGO_ATOMIC_HTTP_TIMEOUT").unwrap_or(30.0);
+        let max_bytes =
+            number("CARGO_ATOMIC_HTTP_MAX_BYTES").map_or(MAX_BODY, |n| (n as u64).min(MAX_BODY));
         let config = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs_f64(secs)))
             .max_redirects(5)
@@ -35,6 +42,7 @@ impl Client {
             .build();
         Client {
             agent: config.into(),
+            max_bytes,
         }
     }
 
@@ -59,7 +67,7 @@ impl Client {
         response
             .into_body()
             .into_reader()
-            .take(MAX_BODY + 1)
+            .take(self.max_bytes + 1)
             .read_to_end(&mut body)
             .map_err(|e| {
                 (
@@ -67,9 +75,12 @@ impl Client {
                     true,
                 )
             })?;
-        if body.len() as u64 > MAX_BODY {
+        if body.len() as u64 > self.max_bytes {
             return Err((
-                format!("cannot fetch `{url}`: the body is larger than {MAX_BODY} bytes"),
+                format!(
+                    "cannot fetch `{url}`: the body is larger than {} bytes",
+                    self.max_bytes
+                ),
                 false,
             ));
         }

@@ -116,11 +116,22 @@ fn dispatch(cli: &Cli, command_line: String, tool: Tool, p: &mut Printer) -> Res
         &cwd,
     )?;
     ws.tool = tool;
+    let locking = cli
+        .global
+        .locking
+        .or(cli.command.locking().unwrap_or_default());
+    // Only `fetch` changes atomic.lock; a command that reads it asserts it is up to date.
+    let reads_lock =
+        cli.command.locking().is_some() && !matches!(cli.command, Command::Fetch { .. });
+    if locking.is_locked() && reads_lock {
+        ops::pins::require_locked(&ws)?;
+    }
     let code = match &cli.command {
         Command::Validate {
             paths,
             schema,
             no_format_checks,
+            ..
         } => {
             let req = ValidateRequest {
                 paths: paths.clone(),
@@ -134,11 +145,11 @@ fn dispatch(cli: &Cli, command_line: String, tool: Tool, p: &mut Printer) -> Res
             let outcome = ops::validate(&ws, &cwd, &req, p)?;
             finish(p, Some("validation"), outcome)
         }
-        Command::Fetch { schema, update } => {
-            let offline = cli.global.offline || cli.global.frozen;
+        Command::Fetch { schema, update, .. } => {
+            let offline = locking.is_offline();
             let req = ops::FetchRequest {
                 schema: schema.clone(),
-                locked: cli.global.locked || cli.global.frozen,
+                locked: locking.is_locked(),
                 offline,
                 update: *update,
             };
@@ -171,7 +182,7 @@ fn dispatch(cli: &Cli, command_line: String, tool: Tool, p: &mut Printer) -> Res
             }
             exit::SUCCESS
         }
-        Command::SchemaFor { files } => {
+        Command::SchemaFor { files, .. } => {
             for c in ops::schema_for(&ws, &cwd, files)? {
                 let why = match &c.reason {
                     ops::SchemaReason::Config { index, glob } => {
@@ -198,6 +209,7 @@ fn dispatch(cli: &Cli, command_line: String, tool: Tool, p: &mut Printer) -> Res
             schema,
             arrays,
             to,
+            ..
         } => {
             let req = MergeRequest {
                 sources: sources.clone(),
@@ -222,7 +234,7 @@ fn dispatch(cli: &Cli, command_line: String, tool: Tool, p: &mut Printer) -> Res
             }
             finish(p, None, outcome)
         }
-        Command::Apply { names, dry_run } => {
+        Command::Apply { names, dry_run, .. } => {
             // Under pre-commit the arguments are the staged files; elsewhere names or files.
             let (names, files) = if pre_commit() {
                 (Vec::new(), names.iter().map(PathBuf::from).collect())
@@ -244,7 +256,7 @@ fn dispatch(cli: &Cli, command_line: String, tool: Tool, p: &mut Printer) -> Res
                 code
             }
         }
-        Command::Check { files, staged } => {
+        Command::Check { files, staged, .. } => {
             let req = CheckRequest {
                 files: files.clone(),
                 staged: *staged,
@@ -287,6 +299,7 @@ fn dispatch(cli: &Cli, command_line: String, tool: Tool, p: &mut Printer) -> Res
             file,
             schema,
             allow_hardlinks,
+            ..
         } => {
             let mut bytes = Vec::new();
             std::io::stdin()
@@ -313,6 +326,7 @@ fn dispatch(cli: &Cli, command_line: String, tool: Tool, p: &mut Printer) -> Res
             string,
             schema,
             apply,
+            ..
         } => {
             let req = SetRequest {
                 file: file.clone(),
@@ -330,6 +344,7 @@ fn dispatch(cli: &Cli, command_line: String, tool: Tool, p: &mut Printer) -> Res
             keys,
             schema,
             apply,
+            ..
         } => {
             let req = UnsetRequest {
                 file: file.clone(),

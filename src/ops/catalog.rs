@@ -6,7 +6,8 @@
 //! with wildcards that end like it (by their literal tail), one compiled matcher each: a glob
 //! is compiled the first time a file could match it, never all 2,700 at start (compiling them
 //! into one `GlobSet` cost more than validating a hundred files). The first entry (in catalog
-//! order) whose glob matches wins.
+//! order) whose glob matches wins, unless one of its negated globs (`!pattern`, as VS Code reads
+//! them) also matches: then the entry does not claim the file, and the next one may.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -46,6 +47,14 @@ struct Pattern {
     matcher: OnceLock<Option<GlobMatcher>>,
 }
 
+/// A negated glob of an entry (`!pattern`): a file it matches is not the entry's.
+#[derive(Debug)]
+struct Negation {
+    /// The pattern after `!`, as a path glob.
+    glob: String,
+    matcher: OnceLock<Option<GlobMatcher>>,
+}
+
 /// What a path must hold for a wildcard glob to match it: checked before the glob is compiled.
 #[derive(Debug)]
 struct Wild {
@@ -72,6 +81,8 @@ pub struct Catalog {
     literal: HashMap<String, Vec<usize>>,
     /// Globs with a wildcard, by the extension of their literal tail (`""`: none).
     wild: HashMap<String, Vec<Wild>>,
+    /// Each entry's negated globs, by entry.
+    negated: HashMap<usize, Vec<Negation>>,
     exclude: GlobSet,
 }
 
@@ -86,18 +97,31 @@ pub struct CatalogMatch<'c> {
 
 impl Catalog {
     /// Reads a catalog body; `exclude` are globs (relative to the root) it never claims. Globs
-    /// that do not compile, and negations (`!x`), are left out.
+    /// that do not compile are left out; a negation (`!x`) that does not compile excludes
+    /// nothing.
     pub fn parse(body: &[u8], exclude: &[String]) -> Result<Catalog, String> {
-        let raw: Raw = serde_json::from_slice(body)
-            .map_err(|e| format!("the catalog is not a schema catalog: {e}"))?;
+        Catalog::from_entries(entries(body)?, exclude)
+    }
+
+    /// The catalog of these entries (in catalog order); see [`Catalog::parse`].
+    fn from_entries(schemas: Vec<CatalogEntry>, exclude: &[String]) -> Result<Catalog, String> {
+        let raw = Raw { schemas };
         let mut patterns = Vec::new();
         let mut literal: HashMap<String, Vec<usize>> = HashMap::new();
         let mut wild: HashMap<String, Vec<Wild>> = HashMap::new();
+        let mut negated: HashMap<usize, Vec<Negation>> = HashMap::new();
         for (e, entry) in raw.schemas.iter().enumerate() {
             if !super::pins::is_url(&entry.url) {
                 continue;
             }
             for (g, pattern) in entry.file_match.iter().enumerate() {
+                if let Some(glob) = pattern.strip_prefix('!').and_then(normalize) {
+                    negated.entry(e).or_default().push(Negation {
+                        glob,
+                        matcher: OnceLock::new(),
+                    });
+                    continue;
+                }
                 let Some(glob) = normalize(pattern) else {
                     continue;
                 };
@@ -142,6 +166,7 @@ impl Catalog {
             patterns,
             literal,
             wild,
+            negated,
             exclude,
         })
     }
@@ -159,7 +184,17 @@ impl Catalog {
                 owners.push(p.owner.0);
             }
         }
-        let Ok(set) = b.build() else {
+        let mut nb = GlobSetBuilder::new();
+        let mut negation_owners = Vec::new();
+        for (&e, negations) in &self.negated {
+            for n in negations {
+                if let Ok(g) = GlobBuilder::new(&n.glob).literal_separator(true).build() {
+                    nb.add(g);
+                    negation_owners.push(e);
+                }
+            }
+        }
+        let (Ok(set), Ok(negations)) = (b.build(), nb.build()) else {
             return vec!["the catalog's globs do not build into one GlobSet".into()];
         };
         let mut paths: Vec<String> = given.iter().map(|p| (*p).to_owned()).collect();
@@ -177,7 +212,16 @@ impl Catalog {
         paths
             .iter()
             .filter_map(|p| {
-                let want = set.matches(p).first().map(|&i| owners[i]);
+                let negated: Vec<usize> = negations
+                    .matches(p)
+                    .into_iter()
+                    .map(|i| negation_owners[i])
+                    .collect();
+                let want = set
+                    .matches(p)
+                    .into_iter()
+                    .map(|i| owners[i])
+                    .find(|e| !negated.contains(e));
                 let got = self
                     .find(Path::new(p))
                     .and_then(|m| self.entries.iter().position(|e| std::ptr::eq(e, m.entry)));
@@ -204,7 +248,9 @@ impl Catalog {
         let mut candidates: Vec<usize> = literal.chain(wild).collect();
         // Catalog order: the first entry that matches wins.
         candidates.sort_unstable();
-        let n = candidates.into_iter().find(|&n| self.matches(n, rel))?;
+        let n = candidates
+            .into_iter()
+            .find(|&n| self.matches(n, rel) && !self.negated(self.patterns[n].owner.0, rel))?;
         let (e, g) = self.patterns[n].owner;
         let entry = &self.entries[e];
         Some(CatalogMatch {
@@ -216,15 +262,21 @@ impl Catalog {
     fn matches(&self, n: usize, rel: &Path) -> bool {
         let p = &self.patterns[n];
         p.matcher
-            .get_or_init(|| {
-                GlobBuilder::new(&p.glob)
-                    .literal_separator(true)
-                    .build()
-                    .ok()
-                    .map(|g| g.compile_matcher())
-            })
+            .get_or_init(|| compile(&p.glob))
             .as_ref()
             .is_some_and(|m| m.is_match(rel))
+    }
+
+    /// Whether a negated glob of entry `e` matches `rel`.
+    fn negated(&self, e: usize, rel: &Path) -> bool {
+        self.negated.get(&e).is_some_and(|negations| {
+            negations.iter().any(|n| {
+                n.matcher
+                    .get_or_init(|| compile(&n.glob))
+                    .as_ref()
+                    .is_some_and(|m| m.is_match(rel))
+            })
+        })
     }
 
     /// Every schema URL the catalog names (for `fetch`), in catalog order, without duplicates.
@@ -234,6 +286,84 @@ impl Catalog {
             .iter()
             .map(|e| e.url.as_str())
             .filter(move |u| seen.insert(*u))
+    }
+}
+
+/// A catalog glob's matcher: `*` never crosses a `/`.
+fn compile(glob: &str) -> Option<GlobMatcher> {
+    GlobBuilder::new(glob)
+        .literal_separator(true)
+        .build()
+        .ok()
+        .map(|g| g.compile_matcher())
+}
+
+/// The entries of a catalog body, in catalog order.
+fn entries(body: &[u8]) -> Result<Vec<CatalogEntry>, String> {
+    serde_json::from_slice::<Raw>(body)
+        .map(|r| r.schemas)
+        .map_err(|e| format!("the catalog is not a schema catalog: {e}"))
+}
+
+/// The compact index of a catalog: its entries' names, URLs and globs and nothing else (the
+/// catalog's descriptions and versions are most of its 470 KB), length-prefixed, so that a run
+/// reads a few hundred KB less and parses no JSON. Kept in the schema cache under the catalog
+/// body's sha256 ([`super::pins::Cache::read_derived`] checks its own digest).
+mod index {
+    use super::CatalogEntry;
+
+    /// The format's name and version: a new one never reads an old one.
+    pub(super) const KIND: &str = "catalog-index-v1";
+
+    pub(super) fn encode(entries: &[CatalogEntry]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let put = |s: &str, out: &mut Vec<u8>| {
+            out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+        };
+        out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+        for e in entries {
+            put(&e.name, &mut out);
+            put(&e.url, &mut out);
+            out.extend_from_slice(&(e.file_match.len() as u32).to_le_bytes());
+            for g in &e.file_match {
+                put(g, &mut out);
+            }
+        }
+        out
+    }
+
+    /// `None` for anything [`encode`] did not write.
+    pub(super) fn decode(mut bytes: &[u8]) -> Option<Vec<CatalogEntry>> {
+        fn number(bytes: &mut &[u8]) -> Option<usize> {
+            let (n, rest) = bytes.split_first_chunk::<4>()?;
+            *bytes = rest;
+            Some(u32::from_le_bytes(*n) as usize)
+        }
+        fn text(bytes: &mut &[u8]) -> Option<String> {
+            let n = number(bytes)?;
+            let (s, rest) = bytes.split_at_checked(n)?;
+            *bytes = rest;
+            String::from_utf8(s.to_vec()).ok()
+        }
+        let count = number(&mut bytes)?;
+        // Each entry takes at least 12 bytes: a count that the bytes cannot hold is damage.
+        let mut out = Vec::with_capacity(count.min(bytes.len() / 12));
+        for _ in 0..count {
+            let name = text(&mut bytes)?;
+            let url = text(&mut bytes)?;
+            let globs = number(&mut bytes)?;
+            let mut file_match = Vec::with_capacity(globs.min(bytes.len() / 4));
+            for _ in 0..globs {
+                file_match.push(text(&mut bytes)?);
+            }
+            out.push(CatalogEntry {
+                name,
+                url,
+                file_match,
+            });
+        }
+        bytes.is_empty().then_some(out)
     }
 }
 
@@ -259,7 +389,10 @@ fn normalize(pattern: &str) -> Option<String> {
 
 /// The workspace's catalog, when it applies: enabled, and pinned by `atomic.lock` (until
 /// `cargo atomic fetch` pins it, validation has no catalog). A pinned catalog whose cached body
-/// is missing or refused is an error naming the fix.
+/// is missing or refused is an error naming the fix. Its entries come from the compact index
+/// the cache keeps under the catalog's digest, when it is there and whole; else from the body,
+/// after which the index is kept for the next run (best effort: a cache that cannot be written
+/// only costs the next run the same parse).
 pub(crate) fn active(ws: &super::Workspace) -> Result<Option<Catalog>, super::Error> {
     let cfg = &ws.config.catalog;
     if !cfg.enabled {
@@ -273,8 +406,25 @@ pub(crate) fn active(ws: &super::Workspace) -> Result<Option<Catalog>, super::Er
         path: ws.root.join(super::pins::LOCK_FILE),
         message,
     };
-    let body = pins.body(&cfg.url).map_err(config_error)?;
-    Catalog::parse(&body, &cfg.exclude)
+    let indexed = match (&pins.cache, pins.lock.schemas.get(&cfg.url)) {
+        (Some(cache), Some(sha)) if pins.lock_error.is_none() => Some((cache, sha)),
+        _ => None,
+    };
+    let kept = indexed
+        .and_then(|(cache, sha)| cache.read_derived(index::KIND, sha))
+        .and_then(|bytes| index::decode(&bytes));
+    let entries = match kept {
+        Some(entries) => entries,
+        None => {
+            let body = pins.body(&cfg.url).map_err(config_error)?;
+            let entries = entries(&body).map_err(config_error)?;
+            if let Some((cache, sha)) = indexed {
+                cache.put_derived(index::KIND, sha, &index::encode(&entries));
+            }
+            entries
+        }
+    };
+    Catalog::from_entries(entries, &cfg.exclude)
         .map(Some)
         .map_err(config_error)
 }
@@ -345,6 +495,43 @@ mod tests {
             assert_eq!(name(&c, path).as_deref(), want, "{path}");
         }
         assert_eq!(c.urls().count(), 5);
+    }
+
+    #[test]
+    fn a_negated_glob_takes_its_files_from_its_entry_only() {
+        // SchemaStore's `fileMatch` may hold `!pattern` (VS Code's negation): `skip.yml` is not
+        // "any yaml"'s, anywhere, and then the next entry that matches may claim it.
+        let c = Catalog::parse(CATALOG.as_bytes(), &[]).unwrap();
+        assert_eq!(name(&c, "skip.yml"), None);
+        assert_eq!(name(&c, "deep/dir/skip.yml"), None);
+        assert_eq!(name(&c, "keep.yml").as_deref(), Some("any yaml (*.yml)"));
+        let with_fallback = CATALOG.replace(
+            r#"{"name": "no files""#,
+            r#"{"name": "skips", "url": "https://example.com/s.json", "fileMatch": ["skip.yml"]},
+      {"name": "no files""#,
+        );
+        let c = Catalog::parse(with_fallback.as_bytes(), &[]).unwrap();
+        assert_eq!(name(&c, "a/skip.yml").as_deref(), Some("skips (skip.yml)"));
+        assert_eq!(name(&c, "a/keep.yml").as_deref(), Some("any yaml (*.yml)"));
+        // The index agrees with one GlobSet that honours negations the same way.
+        assert_eq!(
+            c.disagreements_with_globset(&["skip.yml", "a/skip.yml", "keep.yml", "x.yaml"], 10),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn the_compact_index_gives_back_the_same_entries_and_refuses_damage() {
+        let all = entries(CATALOG.as_bytes()).unwrap();
+        let bytes = index::encode(&all);
+        assert_eq!(index::decode(&bytes), Some(all));
+        for cut in [0, 3, 4, bytes.len() / 2, bytes.len() - 1] {
+            assert_eq!(index::decode(&bytes[..cut]), None, "cut at {cut}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(index::decode(&longer), None);
+        assert_eq!(index::decode(&[0xff, 0xff, 0xff, 0xff]), None);
     }
 
     #[test]

@@ -5,9 +5,11 @@
 //! all in `atomic.lock`.
 //!
 //! Invariant: the HTTP client is the caller's ([`Http`], the CLI's; the library has none).
-//! Nothing is written unless everything resolved: on any failure the lock is as it was (cache
-//! objects are content-addressed, so an extra one harms nothing). The lock keeps the original
-//! URLs; `[schemas] mirror` only changes where they are downloaded from.
+//! Nothing is written unless everything resolved (and, under `--locked`, the lock stays as it
+//! is): downloaded bodies are held in memory until then, so on any failure the lock and the
+//! cache are as they were. Then the new bodies go into the cache first and the lock last
+//! (atomically), so a lock never pins a body the cache lacks, even after a crash. The lock
+//! keeps the original URLs; `[schemas] mirror` only changes where they are downloaded from.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -89,6 +91,7 @@ pub fn fetch(
         offline: req.offline,
         update: req.update,
         got: Mutex::default(),
+        fresh: Mutex::default(),
         downloaded: Mutex::default(),
         failures: Mutex::default(),
     });
@@ -177,14 +180,24 @@ pub fn fetch(
         .filter(|k| old.schemas.get(*k) != new.schemas.get(*k))
         .cloned()
         .collect();
-    if new == old && ws.root.join(LOCK_FILE).exists() {
-        return Ok(outcome);
-    }
-    if req.locked {
-        return Err(fail(format!(
-            "{LOCK_FILE} needs to change but --locked was given: {}",
+    let unchanged = new == old && ws.root.join(LOCK_FILE).exists();
+    if !unchanged && req.locked {
+        let what = if outcome.changed.is_empty() {
+            "it does not exist".to_owned()
+        } else {
             outcome.changed.join(", ")
+        };
+        return Err(fail(format!(
+            "{LOCK_FILE} needs to change but --locked was given: {what}"
         )));
+    }
+    // The bodies before the lock that pins them.
+    let fresh = std::mem::take(&mut *net.fresh.lock().unwrap_or_else(|p| p.into_inner()));
+    for bytes in fresh.values() {
+        net.cache.put(bytes).map_err(fail)?;
+    }
+    if unchanged {
+        return Ok(outcome);
     }
     let bytes = new.to_toml();
     let written = crate::store::write_file(
@@ -250,6 +263,8 @@ struct Net {
     offline: bool,
     update: bool,
     got: Mutex<BTreeMap<String, Sha256Digest>>,
+    /// Bodies downloaded this run, kept in memory until everything resolved.
+    fresh: Mutex<BTreeMap<Sha256Digest, Vec<u8>>>,
     downloaded: Mutex<usize>,
     failures: Mutex<Vec<String>>,
 }
@@ -257,10 +272,21 @@ struct Net {
 impl Net {
     /// The body of `url`: the cached one the old lock pins (unless updating), else downloaded.
     fn body(&self, url: &str) -> Result<Vec<u8>, String> {
-        if let Some(sha) = self.got.lock().unwrap_or_else(|p| p.into_inner()).get(url)
-            && let Ok(b) = self.cache.read(sha)
-        {
-            return Ok(b);
+        let seen = self
+            .got
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(url)
+            .copied();
+        if let Some(sha) = seen {
+            let fresh = self.fresh.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(b) = fresh.get(&sha) {
+                return Ok(b.clone());
+            }
+            drop(fresh);
+            if let Ok(b) = self.cache.read(&sha) {
+                return Ok(b);
+            }
         }
         let pinned = self.old.schemas.get(url).filter(|_| !self.update);
         let cached = pinned.map(|sha| self.cache.read(sha));
@@ -284,7 +310,10 @@ impl Net {
                     return Err(format!("`{url}` is not JSON: {e}"));
                 }
                 *self.downloaded.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-                self.cache.put(&bytes)?;
+                self.fresh
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(Sha256Digest::of(&bytes), bytes.clone());
                 bytes
             }
         };

@@ -3,7 +3,9 @@
 //!
 //! Invariant: nothing here touches the network. A cached body is used only when its sha256 is
 //! the one the lock pins; a body that differs is refused and named, never used. Only `fetch`
-//! (through the CLI's HTTP client) adds to the cache or writes the lock.
+//! (through the CLI's HTTP client) adds bodies to the cache or writes the lock; what is derived
+//! from a body (the catalog's compact index) is kept beside them, under the body's digest, by
+//! whoever derives it, and is used only when its own digest checks.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -157,6 +159,47 @@ impl Cache {
     }
 }
 
+impl Cache {
+    /// Where data derived from the body `sha` (of format `kind`) is kept.
+    fn derived(&self, kind: &str, sha: &Sha256Digest) -> PathBuf {
+        self.dir.join("derived").join(format!("{sha}.{kind}"))
+    }
+
+    /// Data derived from the body `sha` that [`Cache::put_derived`] kept, if it is there and
+    /// whole: its first 32 bytes are the sha256 of the rest.
+    pub fn read_derived(&self, kind: &str, sha: &Sha256Digest) -> Option<Vec<u8>> {
+        let mut bytes = crate::store::read_input(&self.derived(kind, sha), MAX_BODY).ok()?;
+        let (digest, rest) = bytes.split_first_chunk::<32>()?;
+        if Sha256Digest::of(rest).0 != *digest {
+            return None;
+        }
+        bytes.drain(..32);
+        Some(bytes)
+    }
+
+    /// Keeps data derived from the body `sha`, atomically, best effort: it can always be
+    /// derived again, so a failure to write it is no failure.
+    pub fn put_derived(&self, kind: &str, sha: &Sha256Digest, data: &[u8]) {
+        let path = self.derived(kind, sha);
+        let Some(dir) = path.parent() else { return };
+        if std::fs::create_dir_all(dir).is_err() {
+            return;
+        }
+        let mut bytes = Sha256Digest::of(data).0.to_vec();
+        bytes.extend_from_slice(data);
+        let options = crate::store::WriteOptions {
+            durability: crate::store::Durability::Atomic,
+            ..crate::store::WriteOptions::default()
+        };
+        let _ = crate::store::write_file(
+            dir,
+            Path::new(path.file_name().unwrap_or_default()),
+            &bytes,
+            options,
+        );
+    }
+}
+
 /// Why a pinned body could not be read from the cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CacheMiss {
@@ -226,6 +269,30 @@ impl Pins {
             CacheMiss::Unreadable(m) => format!("cannot read the cached body of `{url}`: {m}"),
         })
     }
+}
+
+/// `--locked` on a command that reads `atomic.lock` (cargo's meaning: the lock is up to date,
+/// `fetch` would not change it): the lock exists and reads, and pins the catalog while the
+/// catalog is enabled. (A schema the run uses but the lock does not pin fails the run anyway,
+/// as a located finding.)
+pub fn require_locked(ws: &super::Workspace) -> Result<(), super::Error> {
+    let fail = |message: String| super::Error::Config {
+        path: ws.root.join(LOCK_FILE),
+        message,
+    };
+    let lock = Lock::read(&ws.root).map_err(fail)?.ok_or_else(|| {
+        fail(format!(
+            "there is no {LOCK_FILE} and --locked was given; {FETCH_FIX}"
+        ))
+    })?;
+    let catalog = &ws.config.catalog;
+    if catalog.enabled && !lock.schemas.contains_key(&catalog.url) {
+        return Err(fail(format!(
+            "{LOCK_FILE} does not pin the catalog `{}` and --locked was given; {FETCH_FIX}",
+            catalog.url
+        )));
+    }
+    Ok(())
 }
 
 /// Whether `s` names a remote schema (`http://` or `https://`), not a file.

@@ -20,6 +20,7 @@ mod edit;
 mod edit_corpus;
 mod edit_laws;
 mod fetch;
+mod fetch_crash;
 mod findings;
 mod formats;
 mod full_disk;
