@@ -18,6 +18,7 @@ mod init;
 mod members;
 mod merge;
 pub mod pins;
+mod place;
 mod prune;
 mod recover;
 mod render;

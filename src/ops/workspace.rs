@@ -558,7 +558,7 @@ fn load_config_file(path: &Path, root: &Path) -> Result<Config, Error> {
                 message,
             );
             if let Some(index) = index.first() {
-                super::validate::place_at(&mut d, &text, index, &pointer);
+                super::place::place_at(&mut d, &text, index, &pointer);
             }
             d.pointer = Some(pointer);
             d
@@ -684,7 +684,7 @@ fn check_config(path: &Path, root: &Path, bytes: &[u8]) -> Result<serde_json::Va
         Ok(d) => d,
         Err(p) => {
             let text = String::from_utf8_lossy(bytes);
-            return Err(findings(vec![super::validate::problem_diagnostic(
+            return Err(findings(vec![super::place::problem_diagnostic(
                 &shown, &text, &p,
             )]));
         }
@@ -712,7 +712,7 @@ fn check_config(path: &Path, root: &Path, bytes: &[u8]) -> Result<serde_json::Va
     let mut diagnostics: Vec<Diagnostic> = schema
         .validate(&value)
         .iter()
-        .map(|e| super::validate::schema_diagnostic(&shown, text, index.first(), e))
+        .map(|e| super::place::schema_diagnostic(&shown, text, index.first(), e))
         .map(|mut d| {
             d.code = Code::Config;
             d
@@ -721,7 +721,7 @@ fn check_config(path: &Path, root: &Path, bytes: &[u8]) -> Result<serde_json::Va
     diagnostics.extend(bad.into_iter().map(|(pointer, message)| {
         let mut d = Diagnostic::error(Code::Config, &shown, message);
         if let Some(index) = index.first() {
-            super::validate::place_at(&mut d, text, index, &pointer);
+            super::place::place_at(&mut d, text, index, &pointer);
         }
         d.pointer = Some(pointer);
         d
