@@ -422,7 +422,7 @@ fn config_jobs(ws: &Workspace) -> Result<(Vec<Job>, Vec<Diagnostic>), Error> {
 fn unmatched_glob(ws: &Workspace, n: usize, g: usize) -> Diagnostic {
     let glob = &ws.config.validate[n].files[g];
     let message = format!("[[validate]] glob `{glob}` matches no file");
-    let origin = super::config::config_origin(ws, &format!("/validate/{n}/files/{g}"));
+    let origin = super::show_config::config_origin(ws, &format!("/validate/{n}/files/{g}"));
     let file = match &origin {
         Some((file, ..)) => file.clone(),
         None => nothing_to_do(ws, "").file,
