@@ -17,6 +17,7 @@ use serde_json::Value;
 use super::tape::{NodeRef, Tape, TapeJson};
 use crate::diagnostic::{Alternative, Code};
 
+mod budget;
 mod explain;
 
 /// A JSON Schema draft.
@@ -245,6 +246,9 @@ pub struct Schema {
     resources: Vec<String>,
     /// The documents, read only to explain the errors of an invalid instance.
     documents: explain::Documents,
+    /// The subschema graph, when validation may take time exponential in a document's depth
+    /// (see `budget`).
+    tangle: Option<budget::Tangle>,
 }
 
 impl fmt::Debug for Schema {
@@ -312,14 +316,16 @@ pub fn compile(
         let id = resolve(base, id);
         root_uris.push(id.split('#').next().unwrap_or_default().to_owned());
     }
+    let documents = explain::Documents {
+        root: schema.clone(),
+        root_uris,
+        fetched,
+    };
     Ok(Schema {
         validator,
         resources,
-        documents: explain::Documents {
-            root: schema.clone(),
-            root_uris,
-            fetched,
-        },
+        tangle: budget::tangle(&documents),
+        documents,
     })
 }
 
@@ -375,6 +381,17 @@ impl Schema {
             errors = keyed.into_iter().map(|(_, e)| e).collect();
         }
         errors
+    }
+
+    /// Whether collecting the errors of `instance` may walk more than `cap` (subschema, value)
+    /// paths: an upper bound, computed only for a schema with a `$ref` cycle through a choice of
+    /// forms (always `false` for the others), in time linear in the pairs. Collecting keeps every
+    /// failed form's errors, so its memory grows with the paths.
+    pub fn explaining_exceeds(&self, instance: &Tape<'_>, cap: u64) -> bool {
+        match (&self.tangle, instance.root()) {
+            (Some(t), Some(root)) => t.paths(root, cap).is_none(),
+            _ => false,
+        }
     }
 
     /// The draft the root schema is validated by, or `None` for a custom meta-schema.

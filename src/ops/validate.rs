@@ -16,6 +16,7 @@ use super::schemas::{SchemaCache, schema_target};
 use super::staged::Overlay;
 use super::{Error, Outcome, Workspace};
 use crate::diagnostic::{Code, Diagnostic, Severity};
+use crate::doc::schema::Schema;
 use crate::doc::{self, Format, Limits, Span, SpanIndex, Syntax, Tape};
 use crate::event::{Event, Progress, Sink};
 
@@ -538,6 +539,22 @@ fn check_file(
         }
         Err(d) => return vec![*d],
     };
+    findings(&schema, file, format, &bytes, &read, &docs)
+}
+
+/// The most (subschema, value) paths the errors of one invalid document may be collected over
+/// (each keeps its errors in memory): past it, a `limit` finding.
+const MAX_ERROR_PATHS: u64 = 1_000_000;
+
+/// The findings of every document of a parsed file.
+fn findings(
+    schema: &Schema,
+    file: &Path,
+    format: Format,
+    bytes: &[u8],
+    read: &[u8],
+    docs: &[Tape<'_>],
+) -> Vec<Diagnostic> {
     let multi = docs.len() > 1;
     let mut out = Vec::new();
     let mut indexes: Option<Vec<SpanIndex>> = None;
@@ -547,10 +564,25 @@ fn check_file(
         }
         // The bytes parsed, so they are UTF-8; checked again only for files with findings.
         // The index is of what was read; the lines shown are the original's (comments kept).
-        let text = std::str::from_utf8(&bytes).unwrap_or_default();
+        let text = std::str::from_utf8(bytes).unwrap_or_default();
         let ix = indexes
-            .get_or_insert_with(|| doc::index(format, std::str::from_utf8(&read).unwrap_or(text)));
+            .get_or_insert_with(|| doc::index(format, std::str::from_utf8(read).unwrap_or(text)));
         let index = ix.get(n);
+        if schema.explaining_exceeds(value, MAX_ERROR_PATHS) {
+            let mut d = Diagnostic::error(
+                Code::Limit,
+                file,
+                format!(
+                    "the document is not valid, and explaining why would walk more than {MAX_ERROR_PATHS} paths through the schema's recursive forms"
+                ),
+            )
+            .with_note("simplify the schema's recursive anyOf/oneOf, or the document's nesting");
+            if multi {
+                d.document = Some(n);
+            }
+            out.push(d);
+            continue;
+        }
         for err in schema.validate_tape(value) {
             let mut d = schema_diagnostic(file, text, index, &err);
             if multi {

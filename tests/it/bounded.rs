@@ -81,3 +81,49 @@ fn a_sparse_gigabyte_costs_the_limit_not_a_gigabyte() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("error[limit]"), "{}", r.stderr);
 }
+
+/// A schema whose forms refer back to it (`anyOf` of three `$ref: "#"`) makes collecting a
+/// document's errors exponential in its depth: 14 levels took minutes and gigabytes. It gets a
+/// `limit` finding at once, in bounded memory, while the same schema's other files are
+/// validated as always.
+#[test]
+fn a_schema_bomb_gets_a_limit_finding_not_a_hang() {
+    let ws = Ws::new();
+    ws.put(
+        "bomb.schema.json",
+        r##"{"type": "object", "additionalProperties": {"anyOf": [{"$ref": "#"}, {"$ref": "#"}, {"$ref": "#"}]}}"##,
+    );
+    let nest = |leaf: &str| {
+        let mut v = leaf.to_owned();
+        for _ in 0..14 {
+            v = format!("{{\"a\": {v}}}");
+        }
+        v
+    };
+    ws.put("deep.json", &nest("1"));
+    ws.put("fine.json", &nest("{}"));
+    ws.put("shallow.json", r#"{"a": {"b": 1}}"#);
+    let (r, took) = capped(
+        &ws,
+        &[
+            "validate",
+            "--schema",
+            "bomb.schema.json",
+            "deep.json",
+            "fine.json",
+            "shallow.json",
+        ],
+        1 << 20,
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("error[limit]: the document is not valid, and explaining why would walk more than 1000000 paths"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("--> deep.json"), "{}", r.stderr);
+    assert!(!r.stderr.contains("--> fine.json"), "{}", r.stderr);
+    // The shallow mistake is still found, at its place, through the budgeted path.
+    assert!(r.stderr.contains("--> shallow.json:1:"), "{}", r.stderr);
+    assert!(took < Duration::from_secs(20), "no budget: {took:?}");
+}
