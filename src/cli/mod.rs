@@ -380,7 +380,7 @@ fn dispatch(cli: &Cli, command_line: String, tool: Tool, p: &mut Printer) -> Res
         }
         Command::Recover { rollback, repair } => {
             let outcome = ops::recover(&ws, *rollback, *repair, p)?;
-            if outcome.files == 0 && p.format != args::MessageFormat::Json && !p.quiet {
+            if outcome.files == 0 && p.format != args::MessageFormat::Json && !p.quiet() {
                 p.err("     Nothing to recover: no interrupted transaction\n");
             }
             finish(p, None, outcome)

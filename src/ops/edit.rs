@@ -14,10 +14,11 @@ use serde_json::Value;
 
 use std::sync::Arc;
 
+use super::place::{problem_diagnostic, schema_diagnostic};
 use super::render::{Findings, Plan, Rendered, render};
 use super::schemas::SchemaCache;
 use super::staged::Overlay;
-use super::validate::{configured_schema, in_file_schema, problem_diagnostic, schema_diagnostic};
+use super::validate::{configured_schema, in_file_schema};
 use super::{Error, Outcome, Workspace, write};
 use crate::diagnostic::Diagnostic;
 use crate::doc::edit::{self, EditError, KeyPath};

@@ -9,15 +9,14 @@ mod audit;
 mod backups;
 pub mod catalog;
 mod check;
-mod config;
 mod edit;
 mod explain;
 mod fetch;
 mod hook;
 mod init;
-mod members;
 mod merge;
 pub mod pins;
+mod place;
 mod prune;
 mod recover;
 mod render;
@@ -25,6 +24,7 @@ mod retention;
 mod rotate;
 mod schema_for;
 mod schemas;
+mod show_config;
 mod staged;
 pub(crate) mod units;
 mod validate;
@@ -40,13 +40,11 @@ pub use apply::{ApplyRequest, Outputs, apply, render_merges, split_targets, unif
 pub use audit::{AuditShowRequest, AuditVerifyRequest, audit_show, audit_verify};
 pub use backups::{list_backups, restore};
 pub use check::{CheckRequest, check};
-pub use config::{ConfigEntry, ConfigReport, effective_config};
 pub use edit::{SetRequest, UnsetRequest, set, unset};
 pub use explain::{ExplainRequest, Explanation, Step, explain, key_to_pointer};
 pub use fetch::{FetchOutcome, FetchRequest, Http, fetch};
 pub use hook::{HookAction, install_hook, uninstall_hook};
 pub use init::init;
-pub use members::PackagePart;
 pub use merge::{MergeRequest, merge};
 pub use prune::{PruneRequest, prune};
 pub use recover::recover;
@@ -54,12 +52,13 @@ pub use retention::BackupsConfig;
 pub use rotate::{RotateRequest, rotate};
 pub use schema_for::{SchemaChoice, SchemaReason, schema_for};
 pub use schemas::schema_files;
+pub use show_config::{ConfigEntry, ConfigReport, effective_config};
 pub use units::{ByteSize, HumanDuration, parse_duration, parse_size};
 pub use validate::{ValidateRequest, validate};
 pub use verify::{accept, verify};
 pub use workspace::{
-    ArraysName, AuditConfig, ByKey, Compress, Config, MergeEntry, Naming, PathStrategy,
-    RotateEntry, SchemasConfig, Settings, ValidateEntry, Workspace, config_schema,
+    ArraysName, AuditConfig, ByKey, Compress, Config, MergeEntry, Naming, PackagePart,
+    PathStrategy, RotateEntry, SchemasConfig, Settings, ValidateEntry, Workspace, config_schema,
 };
 pub use write::{WriteRequest, write};
 

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::place::{place_at, problem_diagnostic, schema_diagnostic_at};
 use super::schemas::SchemaCache;
 pub(crate) use super::staged::Overlay;
-use super::validate::{place_at, problem_diagnostic, schema_diagnostic_at};
 use super::{Error, MergeEntry, Outcome, Workspace};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::doc::merge::{self, MergeError, MergeOptions, Provenance};

@@ -291,7 +291,7 @@ impl SchemaCache {
             let format = crate::doc::Format::from_path(path).unwrap_or(crate::doc::Format::Json);
             let index = crate::doc::index(format, &text).into_iter().next();
             if let (Some(ptr), Some(index)) = (&p.pointer, &index) {
-                super::validate::place_at(&mut d, &text, index, ptr);
+                super::place::place_at(&mut d, &text, index, ptr);
             }
             for (message, ptr) in &p.others {
                 let at = index

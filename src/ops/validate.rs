@@ -11,12 +11,13 @@ use std::sync::Arc;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use rayon::prelude::*;
 
+use super::place::{place_at, problem_diagnostic, schema_diagnostic};
 use super::schemas::{SchemaCache, schema_target};
 use super::staged::Overlay;
 use super::{Error, Outcome, Workspace};
-use crate::diagnostic::{Code, Diagnostic, Related, Severity, SourceLines};
-use crate::doc::schema::{Schema, SchemaError};
-use crate::doc::{self, Format, Limits, Located, Problem, Span, SpanIndex, Syntax, Tape};
+use crate::diagnostic::{Code, Diagnostic, Severity};
+use crate::doc::schema::Schema;
+use crate::doc::{self, Format, Limits, Span, SpanIndex, Syntax, Tape};
 use crate::event::{Event, Progress, Sink};
 
 /// What to validate.
@@ -422,7 +423,7 @@ fn config_jobs(ws: &Workspace) -> Result<(Vec<Job>, Vec<Diagnostic>), Error> {
 fn unmatched_glob(ws: &Workspace, n: usize, g: usize) -> Diagnostic {
     let glob = &ws.config.validate[n].files[g];
     let message = format!("[[validate]] glob `{glob}` matches no file");
-    let origin = super::config::config_origin(ws, &format!("/validate/{n}/files/{g}"));
+    let origin = super::show_config::config_origin(ws, &format!("/validate/{n}/files/{g}"));
     let file = match &origin {
         Some((file, ..)) => file.clone(),
         None => nothing_to_do(ws, "").file,
@@ -663,7 +664,7 @@ fn place_url(d: &mut Diagnostic, bytes: &[u8], url: &str) {
                 line: n as u32 + 1,
                 column,
             };
-            place(
+            super::place::at_span(
                 d,
                 &text,
                 Span {
@@ -673,139 +674,5 @@ fn place_url(d: &mut Diagnostic, bytes: &[u8], url: &str) {
             );
             return;
         }
-    }
-}
-
-/// The diagnostic of a document that could not be read.
-pub(crate) fn problem_diagnostic(file: &Path, text: &str, p: &Problem) -> Diagnostic {
-    let mut d = Diagnostic::error(p.code, file, p.message.clone());
-    d.document = p.document;
-    if let Some(span) = p.span {
-        place(&mut d, text, span);
-    }
-    if let Some((span, label)) = &p.related {
-        d.related = Some(Related {
-            line: span.start.line,
-            column: span.start.column,
-            message: label.clone(),
-        });
-    }
-    d
-}
-
-/// The diagnostic of one schema error, placed at the source of the offending value.
-pub(crate) fn schema_diagnostic(
-    file: &Path,
-    text: &str,
-    index: Option<&SpanIndex>,
-    err: &SchemaError,
-) -> Diagnostic {
-    schema_diagnostic_at(file, text, index, err, &err.instance_pointer)
-}
-
-/// [`schema_diagnostic`], placed at `at`: where the offending value sits in `text`. That differs
-/// from the instance pointer when the value came into a merged result from this source.
-pub(crate) fn schema_diagnostic_at(
-    file: &Path,
-    text: &str,
-    index: Option<&SpanIndex>,
-    err: &SchemaError,
-    at: &str,
-) -> Diagnostic {
-    let mut d = Diagnostic::error(Code::Schema, file, err.message.clone());
-    d.pointer = Some(err.instance_pointer.clone());
-    d.schema_path = Some(err.schema_path.clone());
-    d.notes.clone_from(&err.notes);
-    d.alternatives.clone_from(&err.alternatives);
-    if let Some(index) = index {
-        // Each form's errors at their places, as this source holds them.
-        let shift = |pointer: &str| match pointer.strip_prefix(err.instance_pointer.as_str()) {
-            Some(rest) if at != err.instance_pointer => format!("{at}{rest}"),
-            _ => pointer.to_owned(),
-        };
-        for e in d.alternatives.iter_mut().flat_map(|a| a.errors.iter_mut()) {
-            if let Some((_, l)) = index.nearest(&shift(&e.pointer)) {
-                let span = focus(l, e.at_key);
-                e.line = Some(span.start.line);
-                e.column = Some(span.start.column);
-            }
-        }
-        // An unexpected property is shown at its own key.
-        let exact = err.property.as_ref().and_then(|p| {
-            let ptr = format!("{at}/{}", doc::escape_pointer_token(p));
-            index.get(&ptr).copied()
-        });
-        let located = exact.or_else(|| index.nearest(at).map(|(_, l)| *l));
-        if let Some(l) = located {
-            place(
-                &mut d,
-                text,
-                focus(&l, exact.is_some() || is_container(err)),
-            );
-        }
-    }
-    d
-}
-
-/// Places `d` at the value `pointer` of `text` (or its nearest indexed ancestor).
-pub(crate) fn place_at(d: &mut Diagnostic, text: &str, index: &SpanIndex, pointer: &str) {
-    if let Some((_, l)) = index.nearest(pointer) {
-        place(d, text, focus(l, false));
-    }
-}
-
-/// Errors about a whole object or array point at its key (one line), not at its whole body.
-fn is_container(err: &SchemaError) -> bool {
-    matches!(
-        err.keyword.as_str(),
-        "required"
-            | "additionalProperties"
-            | "unevaluatedProperties"
-            | "minProperties"
-            | "maxProperties"
-            | "dependentRequired"
-            | "propertyNames"
-    )
-}
-
-fn focus(l: &Located, prefer_key: bool) -> Span {
-    match l.key {
-        Some(k) if prefer_key || l.value.end.line > l.value.start.line + 2 => k,
-        _ => l.value,
-    }
-}
-
-/// Sets the location of `d` to `span` and keeps the source lines for rendering.
-///
-/// Columns are counted from after a UTF-8 byte order mark (an editor does not show it), and the
-/// mark is not kept in the source lines.
-fn place(d: &mut Diagnostic, text: &str, span: Span) {
-    let bom = text.starts_with('\u{feff}');
-    let column = |p: doc::Pos| {
-        if bom && p.line == 1 {
-            p.column.saturating_sub(1).max(1)
-        } else {
-            p.column
-        }
-    };
-    d.line = Some(span.start.line);
-    d.column = Some(column(span.start));
-    d.end_line = Some(span.end.line);
-    d.end_column = Some(column(span.end));
-    let first = span.start.line as usize;
-    let last = (span.end.line as usize).clamp(first, first + 2);
-    let lines: Vec<String> = text
-        .strip_prefix('\u{feff}')
-        .unwrap_or(text)
-        .lines()
-        .skip(first - 1)
-        .take(last - first + 1)
-        .map(str::to_owned)
-        .collect();
-    if !lines.is_empty() {
-        d.source = Some(SourceLines {
-            first_line: span.start.line,
-            lines,
-        });
     }
 }

@@ -4,8 +4,9 @@
 
 use std::path::PathBuf;
 
+use super::place::{problem_diagnostic, schema_diagnostic};
 use super::schemas::SchemaCache;
-use super::validate::{configured_schema, in_file_schema, problem_diagnostic, schema_diagnostic};
+use super::validate::{configured_schema, in_file_schema};
 use super::{Error, Outcome, Workspace};
 use crate::diagnostic::Diagnostic;
 use crate::doc::{self, Format, Limits};

@@ -13,8 +13,8 @@ use std::path::{Component, Path, PathBuf};
 use globset::Glob;
 use serde::Deserialize;
 
-use super::Error;
-use super::workspace::{Config, MergeEntry, RotateEntry, ValidateEntry};
+use super::model::{Config, MergeEntry, RotateEntry, ValidateEntry};
+use crate::ops::Error;
 
 /// The entries one member added, as ranges of the effective configuration's lists.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -74,7 +74,7 @@ pub fn effective_config(ws: &Workspace) -> Result<ConfigReport, Error> {
             };
             let mut tokens = pointer.trim_start_matches('/').splitn(3, '/');
             if let (Some(list), Some(Ok(i))) = (tokens.next(), tokens.next().map(str::parse))
-                && let Some((part, local)) = super::members::owner(&ws.packages, list, i)
+                && let Some((part, local)) = super::workspace::owner(&ws.packages, list, i)
             {
                 let n = ws.packages.iter().position(|p| p == part)?;
                 let (file, index) = &members[n];
@@ -152,7 +152,7 @@ pub(crate) fn config_origin(
     let mut tokens = pointer.trim_start_matches('/').splitn(3, '/');
     let (file, at) = if let (Some(list), Some(Ok(i))) =
         (tokens.next(), tokens.next().map(str::parse))
-        && let Some((part, local)) = super::members::owner(&ws.packages, list, i)
+        && let Some((part, local)) = super::workspace::owner(&ws.packages, list, i)
     {
         let rest = tokens.next().map(|r| format!("/{r}")).unwrap_or_default();
         let at = format!("/package/metadata/atomic/{list}/{local}{rest}");
