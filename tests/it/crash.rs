@@ -195,6 +195,8 @@ fn error_sweep_cli_write() {
     let stats = error_sweep(&ctx, &sc);
     stats.report(&sc, "error sweep", "error points");
     stats.assert_at_least(150);
+    let after = stats.after_commit.load(Ordering::Relaxed);
+    assert!(after >= 20, "only {after} points after the commit point");
 }
 
 #[test]
@@ -990,6 +992,9 @@ enum Point {
 #[derive(Default)]
 struct Stats {
     hits: AtomicUsize,
+    /// Error points whose call comes after the COMMIT record (issue 13.4: the rule must hold
+    /// there too, the audit records included).
+    after_commit: AtomicUsize,
     loader: AtomicUsize,
     per_syscall: Mutex<BTreeMap<String, usize>>,
     failures: Mutex<Vec<String>>,
@@ -999,6 +1004,7 @@ struct Stats {
 impl Stats {
     fn absorb(&mut self, other: Stats) {
         *self.hits.get_mut() += other.hits.into_inner();
+        *self.after_commit.get_mut() += other.after_commit.into_inner();
         *self.loader.get_mut() += other.loader.into_inner();
         self.failures
             .get_mut()
@@ -1020,10 +1026,16 @@ impl Stats {
             "FAILED"
         };
         let loader = self.loader.load(Ordering::Relaxed);
+        let after = self.after_commit.load(Ordering::Relaxed);
         eprintln!(
-            "{what} ({}): {} {unit} over {} syscalls, {verdict} in {:.1}s{} [{}]",
+            "{what} ({}): {} {unit}{} over {} syscalls, {verdict} in {:.1}s{} [{}]",
             sc.name,
             self.hits.load(Ordering::Relaxed),
+            if after > 0 {
+                format!(" ({after} after the commit point)")
+            } else {
+                String::new()
+            },
             per.len(),
             self.elapsed.as_secs_f64(),
             if loader > 0 {
@@ -1064,11 +1076,17 @@ fn sweep(ctx: &Ctx, sc: &Scenario, jobs: &[Job]) -> Stats {
     let started = Instant::now();
     let mut stats = Stats::default();
     let next = AtomicUsize::new(0);
+    let before = if jobs.iter().any(|j| matches!(j.inject, Inject::Error(_))) {
+        let set: BTreeSet<&str> = jobs.iter().map(|j| j.syscall.as_str()).collect();
+        calls_before_commit(sc, &set.into_iter().collect::<Vec<_>>())
+    } else {
+        BTreeMap::new()
+    };
     std::thread::scope(|s| {
         for _ in 0..ctx.jobs.min(jobs.len()).max(1) {
             s.spawn(|| {
                 while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    sweep_job(sc, job, &stats);
+                    sweep_job(sc, job, &stats, &before);
                 }
             });
         }
@@ -1077,11 +1095,51 @@ fn sweep(ctx: &Ctx, sc: &Scenario, jobs: &[Job]) -> Stats {
     stats
 }
 
-fn sweep_job(sc: &Scenario, job: &Job, stats: &Stats) {
+/// For each of `set`, how many of its calls an uninterrupted run makes up to and including the
+/// write of the journal's COMMIT record: a later call is after the commit point. Empty when
+/// the run writes no COMMIT.
+fn calls_before_commit(sc: &Scenario, set: &[&str]) -> BTreeMap<String, usize> {
+    let run = RunDir::new(sc);
+    let trace = run.dir.path().join("trace");
+    let mut traced: BTreeSet<&str> = set.iter().copied().collect();
+    traced.insert("write");
+    let mut cmd = Command::new("strace");
+    cmd.args(["-f", "-qq", "-s", "256", "-o"])
+        .arg(&trace)
+        .arg("-e")
+        .arg(format!(
+            "trace={}",
+            traced.into_iter().collect::<Vec<_>>().join(",")
+        ))
+        .arg(&sc.program)
+        .args(sc.args(&run.root));
+    configure(&mut cmd, &run.root, sc.threads);
+    let out = exec(cmd, sc.stdin.as_deref());
+    assert_eq!(out.code(), Some(0), "tracing {}: {out}", sc.name);
+    let text = fs::read_to_string(&trace).unwrap();
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for line in text.lines() {
+        let Some(name) = syscall_name(line) else {
+            continue;
+        };
+        *counts.entry(name.to_owned()).or_default() += 1;
+        if name == "write" && line.contains("\\\"kind\\\":\\\"commit\\\"") {
+            return counts;
+        }
+    }
+    BTreeMap::new()
+}
+
+fn sweep_job(sc: &Scenario, job: &Job, stats: &Stats, before: &BTreeMap<String, usize>) {
     for n in 1..=MAX_N {
         match point(sc, &job.syscall, job.inject, n) {
             Ok(Point::Hit) => {
                 stats.hits.fetch_add(1, Ordering::Relaxed);
+                if matches!(job.inject, Inject::Error(_))
+                    && before.get(&job.syscall).is_some_and(|&b| n > b)
+                {
+                    stats.after_commit.fetch_add(1, Ordering::Relaxed);
+                }
                 *stats
                     .per_syscall
                     .lock()

@@ -13,8 +13,11 @@
 //! 3. append COMMIT to the journal and fsync it: the single commit point;
 //! 4. rename every temp over its target (unlink for deletions), fsync each directory once,
 //!    give linked backups their content-addressed names (only now: before, such a link would
-//!    be a second name of the user's live file), update the manifest and the backup index, mark
-//!    the journal done and remove it.
+//!    be a second name of the user's live file), update the manifest and the backup index;
+//! 5. append APPLIED to the journal, append the audit records, then mark the journal done and
+//!    remove it. Records that cannot be written leave the journal at APPLIED: the change
+//!    stands (exit 0, with a warning), and the next recovery, finding each file in the state
+//!    the journal names, writes them. Every committed change is recorded, now or then.
 //!
 //! An error before 3 removes the listed temps. An error after 3 appends ABORT and puts the old
 //! bytes back from the backup objects, so a failed command leaves the disk as it was. A crash
