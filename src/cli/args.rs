@@ -180,9 +180,10 @@ Examples:
         /// Also pin this schema (as `validate --schema` takes it)
         #[arg(long, value_name = "SCHEMA")]
         schema: Option<PathBuf>,
-        /// Download every schema again, even those the lock pins and the cache holds
-        #[arg(long)]
-        update: bool,
+        /// Download every schema again (or only URL), even those the lock pins and the cache
+        /// holds; then name the files that pass under the old pins and fail under the new
+        #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+        update: Option<String>,
     },
     /// Say which schema applies to each file, and why
     #[command(after_help = concat!("\

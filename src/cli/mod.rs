@@ -151,7 +151,8 @@ fn dispatch(cli: &Cli, command_line: String, tool: Tool, p: &mut Printer) -> Res
                 schema: schema.clone(),
                 locked: locking.is_locked(),
                 offline,
-                update: *update,
+                update: update.is_some(),
+                only: update.iter().filter(|u| !u.is_empty()).cloned().collect(),
             };
             let client: std::sync::Arc<dyn ops::Http> = if offline {
                 std::sync::Arc::new(http::Offline)
@@ -170,6 +171,13 @@ fn dispatch(cli: &Cli, command_line: String, tool: Tool, p: &mut Printer) -> Res
                 if !cli.global.quiet {
                     p.err(&format!("{what}\n"));
                 }
+            }
+            for file in &outcome.now_failing {
+                p.err(&format!(
+                    "warning: `{}` passed under the old pins and fails under the new ones (`cargo atomic validate {}` says why)\n",
+                    file.display(),
+                    file.display()
+                ));
             }
             if !cli.global.quiet {
                 p.err(&format!(

@@ -42,6 +42,8 @@ pub struct FetchRequest {
     pub offline: bool,
     /// Download again even what the lock pins and the cache holds (`--update`).
     pub update: bool,
+    /// With `update`: only these URLs (`--update URL`); empty: every one.
+    pub only: Vec<String>,
 }
 
 /// What a fetch did.
@@ -55,6 +57,9 @@ pub struct FetchOutcome {
     pub changed: Vec<String>,
     /// Schemas that were fetched but do not compile (validation will say so at each file).
     pub warnings: Vec<String>,
+    /// With `--update`, when a pin changed: the workspace files that pass under the old pins
+    /// and fail under the new ones, sorted.
+    pub now_failing: Vec<PathBuf>,
 }
 
 /// Resolves, downloads and pins; see the module docs.
@@ -67,6 +72,11 @@ pub fn fetch(
 ) -> Result<FetchOutcome, Error> {
     let fail = |message: String| Error::Fetch { message };
     let old = Lock::read(&ws.root).map_err(fail)?.unwrap_or_default();
+    if let Some(u) = req.only.iter().find(|u| !old.schemas.contains_key(*u)) {
+        return Err(fail(format!(
+            "`{u}` is not pinned in {LOCK_FILE}: `cargo atomic fetch` pins what the workspace uses"
+        )));
+    }
     let cache = Cache::from_env().ok_or_else(|| {
         fail("no schema cache: set CARGO_ATOMIC_CACHE, CARGO_HOME or HOME".into())
     })?;
@@ -90,6 +100,7 @@ pub fn fetch(
         cache,
         offline: req.offline,
         update: req.update,
+        only: req.only.clone(),
         got: Mutex::default(),
         fresh: Mutex::default(),
         downloaded: Mutex::default(),
@@ -199,6 +210,13 @@ pub fn fetch(
     if unchanged {
         return Ok(outcome);
     }
+    // What the new versions break: the workspace validated under the old pins and the new.
+    let compare = req.update && !outcome.changed.is_empty() && !old.schemas.is_empty();
+    let failing_before = if compare {
+        failing_files(ws, cwd)?
+    } else {
+        BTreeSet::new()
+    };
     let bytes = new.to_toml();
     let written = crate::store::write_file(
         &ws.root,
@@ -212,7 +230,36 @@ pub fn fetch(
         bytes: bytes.len() as u64,
         backup: None,
     });
+    if compare {
+        outcome.now_failing = failing_files(ws, cwd)?
+            .difference(&failing_before)
+            .cloned()
+            .collect();
+    }
     Ok(outcome)
+}
+
+/// The files of the workspace with at least one error when validated as `validate` with no
+/// arguments does, under the lock as it is on disk now.
+fn failing_files(ws: &Workspace, cwd: &Path) -> Result<BTreeSet<PathBuf>, Error> {
+    struct Failing(BTreeSet<PathBuf>);
+    impl Sink for Failing {
+        fn event(&mut self, event: Event) {
+            if let Event::Diagnostic(d) = event
+                && d.severity == crate::diagnostic::Severity::Error
+            {
+                self.0.insert(d.file);
+            }
+        }
+    }
+    let req = super::ValidateRequest {
+        format_checks: true,
+        quiet_without_schema: true,
+        ..super::ValidateRequest::default()
+    };
+    let mut failing = Failing(BTreeSet::new());
+    super::validate(ws, cwd, &req, &mut failing)?;
+    Ok(failing.0)
 }
 
 fn strip_fragment(url: &str) -> &str {
@@ -262,6 +309,7 @@ struct Net {
     cache: Cache,
     offline: bool,
     update: bool,
+    only: Vec<String>,
     got: Mutex<BTreeMap<String, Sha256Digest>>,
     /// Bodies downloaded this run, kept in memory until everything resolved.
     fresh: Mutex<BTreeMap<Sha256Digest, Vec<u8>>>,
@@ -288,7 +336,8 @@ impl Net {
                 return Ok(b);
             }
         }
-        let pinned = self.old.schemas.get(url).filter(|_| !self.update);
+        let refresh = self.update && (self.only.is_empty() || self.only.iter().any(|u| u == url));
+        let pinned = self.old.schemas.get(url).filter(|_| !refresh);
         let cached = pinned.map(|sha| self.cache.read(sha));
         let bytes = match cached {
             Some(Ok(b)) => b,

@@ -431,6 +431,58 @@ fn locked_fails_when_the_lock_would_change_and_writes_nothing() {
     assert_ne!(fx.lock(), lock);
 }
 
+/// `fetch --update` names the files that pass under the old pins and fail under the new:
+/// here `rustfmt.toml`, once the mirror's `rustfmt.json` starts refusing `max_width`.
+#[test]
+fn update_names_the_files_a_changed_schema_now_fails() {
+    if skip_without_corpus(CORPUS) {
+        return;
+    }
+    let server = Server::start();
+    let fx = Fx::new(&server.mirror());
+    fx.ws.put("rustfmt.toml", "max_width = 80\n");
+    fx.ws.put("tsconfig.json", "{}\n");
+    fx.run(&["fetch"]).ok();
+    fx.run(&["validate"]).ok();
+    server.set(
+        "/rustfmt.json",
+        200,
+        br#"{"type": "object", "properties": {"max_width": {"type": "string"}}}"#,
+    );
+    let nope = fx
+        .run(&["fetch", "--update", "https://www.schemastore.org/nope.json"])
+        .code(2);
+    assert!(nope.stderr.contains("is not pinned"), "{}", nope.stderr);
+    // Only the one named is downloaded again.
+    let r = fx
+        .run(&[
+            "fetch",
+            "--update",
+            "https://www.schemastore.org/rustfmt.json",
+        ])
+        .ok();
+    assert!(r.stderr.contains("1 changed"), "{}", r.stderr);
+    assert!(r.stderr.contains("1 downloaded"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "warning: `rustfmt.toml` passed under the old pins and fails under the new ones"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("`tsconfig.json` passed"), "{}", r.stderr);
+    // And validation now says why.
+    let v = fx.run(&["validate"]).code(1);
+    assert!(v.stderr.contains("rustfmt.toml:1:"), "{}", v.stderr);
+    // A second update changes nothing and names nothing.
+    let again = fx.run(&["fetch", "--update"]).ok();
+    assert!(
+        !again.stderr.contains("passed under the old pins"),
+        "{}",
+        again.stderr
+    );
+}
+
 /// Every file of the schema cache, with its bytes.
 fn cache_files(fx: &Fx) -> BTreeMap<PathBuf, Vec<u8>> {
     fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
