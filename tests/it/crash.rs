@@ -275,6 +275,20 @@ fn error_sweep_every_writing_command() {
 }
 
 #[test]
+fn error_sweep_set_apply() {
+    let Some(ctx) = Ctx::new() else { return };
+    let sc = set_apply_scenario();
+    let stats = if ctx.full {
+        error_sweep(&ctx, &sc)
+    } else {
+        let calls = discover(&sc, MUTATING);
+        sweep(&ctx, &sc, &jobs(&calls, &[Inject::Error("EIO")]))
+    };
+    stats.report(&sc, "error sweep", "error points");
+    stats.assert_at_least(60);
+}
+
+#[test]
 fn crash_sweep_during_recovery() {
     let Some(ctx) = Ctx::new() else { return };
     let mut total = Stats::default();
@@ -1935,6 +1949,17 @@ fn syscall_name(line: &str) -> Option<&str> {
 /// order (issue 13.4).
 #[test]
 fn crash_sweep_audit_repair() {
+    sweep_audit_repair(Inject::Kill);
+}
+
+/// The same with EIO: a failed repair (exit 2) or a tolerated failure (exit 0), then the next
+/// command that writes, must end with a verified log that kept every whole record.
+#[test]
+fn error_sweep_audit_repair() {
+    sweep_audit_repair(Inject::Error("EIO"));
+}
+
+fn sweep_audit_repair(inject: Inject) {
     let Some(ctx) = Ctx::new() else { return };
     let started = Instant::now();
     let template = tempfile::tempdir().unwrap();
@@ -1972,17 +1997,19 @@ fn crash_sweep_audit_repair() {
         let root = dir.path().join("ws");
         copy_tree(&ws, &root);
         let trace = dir.path().join("trace");
-        let mut cmd = strace_inject(&bin(), syscall, Inject::Kill, n, &trace);
+        let mut cmd = strace_inject(&bin(), syscall, inject, n, &trace);
         cmd.args(&args);
         configure(&mut cmd, &root, Threads::One);
         let out = exec(cmd, None);
-        let at = || {
-            injected_at(
-                &fs::read_to_string(&trace).unwrap_or_default(),
-                Inject::Kill,
-            )
+        let trace_text = fs::read_to_string(&trace).unwrap_or_default();
+        let at = || injected_at(&trace_text, inject);
+        let killed = match inject {
+            Inject::Kill => out.killed(),
+            Inject::Error(_) => trace_text.contains("(INJECTED)"),
         };
-        let killed = out.killed();
+        if killed && matches!(inject, Inject::Error(_)) && !matches!(out.code(), Some(0 | 2)) {
+            return Err(format!("unexpected outcome: {out}{}", at()));
+        }
         if killed {
             let next = if n % 2 == 1 { "recover" } else { "audit" };
             let mut cmd = Command::new(bin());
@@ -2028,7 +2055,12 @@ fn crash_sweep_audit_repair() {
     let hits = hits.into_inner();
     let failures = failures.into_inner().unwrap();
     eprintln!(
-        "crash sweep (audit verify --repair): {hits} kill points, {} in {:.1}s",
+        "{} sweep (audit verify --repair): {hits} points, {} in {:.1}s",
+        if matches!(inject, Inject::Kill) {
+            "crash"
+        } else {
+            "error"
+        },
         if failures.is_empty() {
             "all recovered"
         } else {
