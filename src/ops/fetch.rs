@@ -202,6 +202,8 @@ pub fn fetch(
             "{LOCK_FILE} needs to change but --locked was given: {what}"
         )));
     }
+    // A temp a killed fetch left beside the lock goes first.
+    super::hook::remove_stale_temps_in(&ws.root, LOCK_FILE.as_bytes())?;
     // The bodies before the lock that pins them.
     let fresh = std::mem::take(&mut *net.fresh.lock().unwrap_or_else(|p| p.into_inner()));
     for bytes in fresh.values() {

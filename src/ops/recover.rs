@@ -39,8 +39,10 @@ pub fn recover(
     let mut n = store.recover(mode, sink)?;
     // Interrupted rotation steps are finished or undone the one way they can be.
     n += super::rotate::recover_rotations(&store, sink)?;
-    // A killed `hook install` leaves its temp beside the hook, outside any journal.
+    // A killed `hook install` or `fetch` leaves its temp beside the hook or the lock, outside
+    // any journal.
     super::hook::remove_stale_temps(ws)?;
+    super::hook::remove_stale_temps_in(&ws.root, super::pins::LOCK_FILE.as_bytes())?;
     Ok(Outcome {
         files: n + repaired,
         warnings: repaired,

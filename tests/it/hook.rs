@@ -534,7 +534,12 @@ fn a_killed_hook_install_leaves_no_temp_after_recover() {
     )
     .unwrap();
     std::fs::write(hooks.join(".pre-commit.notours"), "keep\n").unwrap();
+    // And what a killed `fetch` leaves beside atomic.lock.
+    ws.put(".atomic.lock.0123456789abcdef.atomic-tmp", "[schemas]\n");
+    ws.put(".atomic.lock.mine", "keep\n");
     ws.run(&["recover"]).ok();
+    assert!(!ws.path(".atomic.lock.0123456789abcdef.atomic-tmp").exists());
+    assert!(ws.path(".atomic.lock.mine").exists());
     assert!(
         !hooks
             .join(".pre-commit.0123456789abcdef.atomic-tmp")
