@@ -101,9 +101,11 @@ pub struct Diagnostic {
     /// A unified diff that shows the finding (a stale output: what it has, what it should have).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
-    /// A second place that matters (where a duplicate key was first defined).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub related: Option<Related>,
+    /// Other places that matter: where a duplicate key was first defined, the other layers
+    /// that set a merged value, the anchor of an aliased value, the `atomic.toml` line that
+    /// named a schema.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<Related>,
     /// For a finding taken from the closest form of a failed `oneOf`/`anyOf`: every form, with
     /// its errors (shown under `-v`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -113,9 +115,12 @@ pub struct Diagnostic {
     pub source: Option<SourceLines>,
 }
 
-/// A second location, with a label.
+/// Another location, with a label.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Related {
+    /// The file, relative to the workspace root, when it is not the finding's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
     /// 1-based line.
     pub line: u32,
     /// 1-based column.
@@ -182,7 +187,7 @@ impl Diagnostic {
             message: message.into(),
             diff: None,
             notes: Vec::new(),
-            related: None,
+            related: Vec::new(),
             alternatives: Vec::new(),
             source: None,
         }
@@ -389,15 +394,13 @@ impl Diagnostic {
             }
             let _ = writeln!(s, "{pad} {bar}");
         }
-        if let Some(r) = &d.related {
+        for r in &d.related {
             let _ = writeln!(
                 s,
-                "{pad} {} {}: {}:{}:{}",
+                "{pad} {} {}: {}",
                 paint(CYAN, "= note:"),
                 r.message,
-                d.file.display(),
-                r.line,
-                r.column
+                d.related_location(r)
             );
         }
         if let Some(sp) = &d.schema_path {
@@ -425,6 +428,12 @@ impl Diagnostic {
         }
         s.push('\n');
         s
+    }
+
+    /// `file:line:col` of a related place (in this finding's file unless it names another).
+    pub fn related_location(&self, r: &Related) -> String {
+        let file = r.file.as_deref().unwrap_or(&self.file);
+        format!("{}:{}:{}", file.display(), r.line, r.column)
     }
 
     /// `file[#doc][:line[:col]]`, as shown in a finding's header.

@@ -17,7 +17,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-pub use span::{Located, Pos, Span, SpanIndex, escape_pointer_token};
+pub use span::{Anchor, Located, Pos, Span, SpanIndex, escape_pointer_token};
 pub use tape::Tape;
 
 use crate::diagnostic::Code;

@@ -52,17 +52,43 @@ pub struct Located {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SpanIndex {
     map: HashMap<String, Located>,
+    /// YAML: the pointer of each alias (and of each key a `<<` alias merges in) → the anchor
+    /// it names.
+    anchors: HashMap<String, Anchor>,
+}
+
+/// The anchor an alias names: `&name`, where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    /// The anchor's name, without the `&`.
+    pub name: String,
+    /// The `&name` token.
+    pub span: Span,
 }
 
 impl SpanIndex {
-    /// Records where `pointer` is. A later insert for the same pointer wins.
+    /// Records where `pointer` is. A later insert for the same pointer wins (and what it
+    /// replaced is no longer an alias).
     pub fn insert(&mut self, pointer: String, located: Located) {
+        if !self.anchors.is_empty() {
+            self.anchors.remove(&pointer);
+        }
         self.map.insert(pointer, located);
     }
 
     /// Where exactly `pointer` is.
     pub fn get(&self, pointer: &str) -> Option<&Located> {
         self.map.get(pointer)
+    }
+
+    /// Records that the value at `pointer` (already inserted) is an alias of `anchor`.
+    pub fn insert_anchor(&mut self, pointer: String, anchor: Anchor) {
+        self.anchors.insert(pointer, anchor);
+    }
+
+    /// The anchor of the alias indexed at `pointer`, if that value is an alias.
+    pub fn anchor_of(&self, pointer: &str) -> Option<&Anchor> {
+        self.anchors.get(pointer)
     }
 
     /// `pointer` itself or, failing that, its nearest ancestor that is indexed (a missing

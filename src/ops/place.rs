@@ -17,7 +17,8 @@ pub(crate) fn problem_diagnostic(file: &Path, text: &str, p: &Problem) -> Diagno
         at_span(&mut d, text, span);
     }
     if let Some((span, label)) = &p.related {
-        d.related = Some(Related {
+        d.related.push(Related {
+            file: None,
             line: span.start.line,
             column: span.start.column,
             message: label.clone(),
@@ -68,13 +69,25 @@ pub(crate) fn schema_diagnostic_at(
             let ptr = format!("{at}/{}", doc::escape_pointer_token(p));
             index.get(&ptr).copied()
         });
-        let located = exact.or_else(|| index.nearest(at).map(|(_, l)| *l));
+        let nearest = index.nearest(at);
+        let located = exact.or_else(|| nearest.map(|(_, l)| *l));
         if let Some(l) = located {
             at_span(
                 &mut d,
                 text,
                 focus(&l, exact.is_some() || is_container(err)),
             );
+        }
+        // A value inside a YAML alias is reported at the alias; its anchor is the other place.
+        if exact.is_none()
+            && let Some(anchor) = nearest.and_then(|(p, _)| index.anchor_of(p))
+        {
+            d.related.push(Related {
+                file: None,
+                line: anchor.span.start.line,
+                column: anchor.span.start.column,
+                message: format!("the value comes from the anchor `&{}`", anchor.name),
+            });
         }
     }
     d

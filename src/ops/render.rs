@@ -13,8 +13,9 @@ use super::place::{place_at, problem_diagnostic, schema_diagnostic_at};
 use super::schemas::SchemaCache;
 pub(crate) use super::staged::Overlay;
 use super::{Error, MergeEntry, Outcome, Workspace};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::{Code, Diagnostic, Related};
 use crate::doc::merge::{self, MergeError, MergeOptions, Provenance};
+use crate::doc::schema::SchemaError;
 use crate::doc::{self, Format, Limits, SpanIndex};
 use crate::event::{Event, Sink};
 use crate::store::{Inputs, Sha256Digest};
@@ -298,15 +299,12 @@ pub(crate) fn render(
                 let (n, at) = found_in
                     .or_else(|| prov.source_of(&err.instance_pointer))
                     .unwrap_or((0, err.instance_pointer.clone()));
+                let related = other_layers(&sources, &mut indexes, &prov, &err, n);
                 let src = &sources[n];
                 let index = indexes[n].get_or_insert_with(|| src.index());
-                found.error(schema_diagnostic_at(
-                    &src.shown,
-                    &src.text,
-                    Some(index),
-                    &err,
-                    &at,
-                ));
+                let mut d = schema_diagnostic_at(&src.shown, &src.text, Some(index), &err, &at);
+                d.related.extend(related);
+                found.error(d);
             }
             return Ok(None);
         }
@@ -323,6 +321,47 @@ pub(crate) fn render(
         schema: schema_digest,
     };
     Ok(Some(Rendered { text, inputs }))
+}
+
+/// The other layers that touched the value of a finding placed in layer `primary`: each one
+/// once, at the place it wrote the value (for an error about a key: the object's key), oldest
+/// first.
+fn other_layers(
+    sources: &[Source],
+    indexes: &mut [Option<SpanIndex>],
+    prov: &Provenance,
+    err: &SchemaError,
+    primary: usize,
+) -> Vec<Related> {
+    let pointer = match (&err.property, err.keyword.as_str()) {
+        (Some(_), "required" | "dependentRequired" | "dependencies") | (None, _) => {
+            err.instance_pointer.clone()
+        }
+        (Some(_), _) => err.place(),
+    };
+    let mut seen = vec![primary];
+    let mut related = Vec::new();
+    for o in prov.of(&pointer) {
+        if seen.contains(&o.source) {
+            continue;
+        }
+        seen.push(o.source);
+        let src = &sources[o.source];
+        let index = indexes[o.source].get_or_insert_with(|| src.index());
+        if let Some((_, l)) = index.nearest(&o.pointer) {
+            let span = match (err.property.is_some(), l.key) {
+                (true, Some(k)) => k,
+                _ => l.value,
+            };
+            related.push(Related {
+                file: Some(src.shown.clone()),
+                line: span.start.line,
+                column: span.start.column,
+                message: "also set here".to_owned(),
+            });
+        }
+    }
+    related
 }
 
 /// A path as the manifest keys it: `/`-separated.

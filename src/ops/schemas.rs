@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::Workspace;
 use super::staged::Overlay;
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::{Code, Diagnostic, Related};
 use crate::doc::schema::{self, CompileOptions, Schema, SchemaSource};
 use crate::doc::{self, Format, Limits};
 
@@ -157,6 +157,63 @@ pub fn schema_files(ws: &Workspace) -> Vec<PathBuf> {
     read
 }
 
+/// The places of `config` (the TOML file the configuration came from) that name the schema at
+/// `path`: each `schema = "…"` whose value, relative to `root`, is that file (or that URL).
+fn named_in_config(config: &Path, root: &Path, path: &Path) -> Vec<Related> {
+    let Ok(bytes) = crate::store::read_input(config, Limits::default().max_bytes as u64) else {
+        return Vec::new();
+    };
+    let Ok(Some(value)) = doc::parse(Format::Toml, &bytes, &Limits::default()).map(|mut d| d.pop())
+    else {
+        return Vec::new();
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let Some(index) = doc::index(Format::Toml, &text).into_iter().next() else {
+        return Vec::new();
+    };
+    let same = |named: &str| {
+        let target = schema_target(root, Path::new(named));
+        target == path || fs::canonicalize(&target).is_ok_and(|t| t == path)
+    };
+    let mut pointers = Vec::new();
+    named_schemas(&value, String::new(), &mut pointers);
+    let shown = config.strip_prefix(root).unwrap_or(config);
+    pointers
+        .into_iter()
+        .filter(|(_, named)| same(named))
+        .filter_map(|(pointer, _)| {
+            let at = index.get(&pointer)?.value.start;
+            Some(Related {
+                file: Some(shown.to_owned()),
+                line: at.line,
+                column: at.column,
+                message: "the schema is named here".to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// Every `schema` key of `value` with a string value: its pointer and the string.
+fn named_schemas<'v>(value: &'v Value, pointer: String, out: &mut Vec<(String, &'v str)>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let p = format!("{pointer}/{}", doc::escape_pointer_token(k));
+                match v.as_str() {
+                    Some(named) if k == "schema" => out.push((p, named)),
+                    _ => named_schemas(v, p, out),
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                named_schemas(v, format!("{pointer}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// The URL a schema "path" stands for, when it is one (`https://...`), not a file.
 pub(crate) fn remote(path: &Path) -> Option<&str> {
     path.to_str().filter(|s| super::pins::is_url(s))
@@ -201,6 +258,8 @@ pub(crate) struct SchemaCache {
     source: Arc<FileSource>,
     format_checks: bool,
     root: PathBuf,
+    /// The file the configuration came from: where a schema that does not compile was named.
+    config: Option<PathBuf>,
     slots: Mutex<HashMap<PathBuf, Arc<Slot>>>,
 }
 
@@ -226,6 +285,7 @@ impl SchemaCache {
             source: Arc::new(source),
             format_checks,
             root: ws.root.clone(),
+            config: ws.config_source.clone(),
             slots: Mutex::new(HashMap::new()),
         }
     }
@@ -310,6 +370,9 @@ impl SchemaCache {
             }
             if let Some(ptr) = p.pointer {
                 d.pointer = Some(ptr);
+            }
+            if let Some(config) = &self.config {
+                d.related = named_in_config(config, &self.root, path);
             }
             Box::new(d)
         })

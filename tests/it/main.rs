@@ -34,6 +34,7 @@ mod prune;
 mod prune_crash;
 mod readme;
 mod realworld;
+mod related;
 mod rotate;
 mod schema_problems;
 mod snapshots;

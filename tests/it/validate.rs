@@ -218,8 +218,8 @@ fn duplicate_keys_are_errors_in_every_format_naming_both_places() {
         );
         assert_eq!(
             (
-                d["related"]["line"].as_u64().unwrap(),
-                d["related"]["column"].as_u64().unwrap()
+                d["related"][0]["line"].as_u64().unwrap(),
+                d["related"][0]["column"].as_u64().unwrap()
             ),
             first,
             "{file}"

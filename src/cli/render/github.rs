@@ -1,6 +1,7 @@
 //! `--message-format github`: each finding as a GitHub Actions workflow command
-//! (`::error file=…,line=…,col=…,title=code::message`) on stdout; everything else as `human`
-//! shows it.
+//! (`::error file=…,line=…,col=…,title=code::message`) on stdout, at its primary place only: a
+//! related place is one more line of the message (`note: also set here: file:line:col`), not an
+//! annotation of its own. Everything else as `human` shows it.
 
 use std::fmt::Write as _;
 
@@ -33,7 +34,11 @@ fn diagnostic(t: &mut Terminal, d: &Diagnostic) {
         let _ = write!(props, ",col={c}");
     }
     let _ = write!(props, ",title={}", escape_property(d.code.as_str()));
-    let line = format!("::{word} {props}::{}\n", escape_data(&d.message));
+    let mut message = d.message.clone();
+    for r in &d.related {
+        let _ = write!(message, "\nnote: {}: {}", r.message, d.related_location(r));
+    }
+    let line = format!("::{word} {props}::{}\n", escape_data(&message));
     t.out(&line);
 }
 

@@ -44,13 +44,20 @@ pub(super) fn report(t: &mut Terminal, report: Report<'_>) {
 }
 
 fn summary(t: &mut Terminal, noun: &str, outcome: &Outcome) {
-    let n = outcome.errors + outcome.fatal;
-    if n > 0 {
+    if outcome.errors + outcome.fatal > 0 {
+        // A schema (or config) problem is not an error of the files: counted apart.
+        let mut found = Vec::new();
+        if outcome.errors > 0 {
+            found.push(plural_n(outcome.errors, "error"));
+        }
+        if outcome.fatal > 0 {
+            found.push(plural_n(outcome.fatal, "schema problem"));
+        }
         let msg = format!(
-            "{noun} of {} {} found {n} error{}\n",
+            "{noun} of {} {} found {}\n",
             outcome.files,
             plural(outcome.files, "file"),
-            if n == 1 { "" } else { "s" }
+            found.join(" and ")
         );
         let line = format!(
             "{}{}",

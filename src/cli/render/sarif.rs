@@ -1,5 +1,8 @@
 //! `--message-format sarif`: the findings as one SARIF 2.1.0 log on stdout, printed when the
-//! run ends; everything else as `human` shows it.
+//! run ends, each related place of a finding in its `relatedLocations`; everything else as
+//! `human` shows it.
+
+use std::path::Path;
 
 use cargo_atomic::diagnostic::{Diagnostic, Severity};
 use cargo_atomic::event::Event;
@@ -47,31 +50,56 @@ impl Format for Sarif {
 }
 
 fn result(d: &Diagnostic) -> serde_json::Value {
-    let mut region = serde_json::Map::new();
-    for (k, v) in [
-        ("startLine", d.line),
-        ("startColumn", d.column),
-        ("endLine", d.end_line),
-        ("endColumn", d.end_column),
-    ] {
-        if let Some(v) = v {
-            region.insert(k.into(), v.into());
-        }
-    }
-    let mut location = serde_json::json!({
-        "physicalLocation": {"artifactLocation": {"uri": d.file.to_string_lossy()}}
-    });
-    if !region.is_empty() {
-        location["physicalLocation"]["region"] = region.into();
-    }
+    let primary = location(
+        &d.file,
+        [
+            ("startLine", d.line),
+            ("startColumn", d.column),
+            ("endLine", d.end_line),
+            ("endColumn", d.end_column),
+        ],
+    );
+    let related: Vec<serde_json::Value> = d
+        .related
+        .iter()
+        .zip(1..)
+        .map(|(r, id)| {
+            let mut l = location(
+                r.file.as_deref().unwrap_or(&d.file),
+                [("startLine", Some(r.line)), ("startColumn", Some(r.column))],
+            );
+            l["id"] = id.into();
+            l["message"] = serde_json::json!({"text": r.message});
+            l
+        })
+        .collect();
     let mut text = d.message.clone();
     if let Some(sp) = &d.schema_path {
         text.push_str(&format!(" (schema path {sp})"));
     }
-    serde_json::json!({
+    let mut result = serde_json::json!({
         "ruleId": d.code.as_str(),
         "level": match d.severity { Severity::Error => "error", Severity::Warning => "warning" },
         "message": {"text": text},
-        "locations": [location],
-    })
+        "locations": [primary],
+    });
+    if !related.is_empty() {
+        result["relatedLocations"] = related.into();
+    }
+    result
+}
+
+/// A SARIF location in `file`, with the region's fields that are known.
+fn location<const N: usize>(file: &Path, region: [(&str, Option<u32>); N]) -> serde_json::Value {
+    let region: serde_json::Map<String, serde_json::Value> = region
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.to_owned(), v?.into())))
+        .collect();
+    let mut location = serde_json::json!({
+        "physicalLocation": {"artifactLocation": {"uri": file.to_string_lossy()}}
+    });
+    if !region.is_empty() {
+        location["physicalLocation"]["region"] = region.into();
+    }
+    location
 }

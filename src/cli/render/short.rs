@@ -1,5 +1,6 @@
 //! `--message-format short`: one line per finding on stdout
-//! (`file:line:col: error[code]: message`); everything else as `human` shows it.
+//! (`file:line:col: error[code]: message`), then one `file:line:col: note: message` line per
+//! related place, as compilers print theirs; everything else as `human` shows it.
 
 use cargo_atomic::diagnostic::style::{RED, YELLOW};
 use cargo_atomic::diagnostic::{Diagnostic, Severity};
@@ -23,11 +24,14 @@ fn diagnostic(t: &mut Terminal, d: &Diagnostic) {
         Severity::Error => ("error", RED),
         Severity::Warning => ("warning", YELLOW),
     };
-    let line = format!(
+    let mut line = format!(
         "{}: {}: {}\n",
         d.location(),
         t.paint(style, &format!("{word}[{}]", d.code.as_str())),
         d.message
     );
+    for r in &d.related {
+        line.push_str(&format!("{}: note: {}\n", d.related_location(r), r.message));
+    }
     t.out(&line);
 }

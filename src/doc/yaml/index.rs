@@ -10,6 +10,8 @@
 //! - **Aliases are not expanded.** An alias node `*a` is indexed at the alias itself; nothing is
 //!   indexed below it, so a pointer into the aliased value resolves, through
 //!   [`SpanIndex::nearest`], to the alias — the place in this text that put the value there.
+//!   The alias's pointer also records the anchor it names ([`SpanIndex::anchor_of`]): its
+//!   `&name` token, when it can be found just before the anchored node.
 //! - **Merge keys** (`<<`) are indexed as they are read: `/m/k` for a key `k` that `<<: *base`
 //!   merges into `/m` points at the alias `*base` (with the `<<` as its key); an inline
 //!   `<<: {k: 1}` indexes `/m/k` at the `1`. An explicit key of `/m` wins over a merged one,
@@ -25,7 +27,7 @@ use std::collections::HashMap;
 use granit_parser::{Event, ScalarStyle};
 
 use super::events::{self, Positions, block_scalar_extent, byte, is_merge_key, key_text};
-use crate::doc::{Located, Pos, Span, SpanIndex, escape_pointer_token};
+use crate::doc::{Anchor, Located, Pos, Span, SpanIndex, escape_pointer_token};
 
 /// Builds the index of each document of `text` (one per document, as [`super::parse`] gives
 /// values). A text that does not parse gives the documents up to the error, the last one partial.
@@ -39,6 +41,7 @@ pub(crate) fn index(text: &str) -> Vec<SpanIndex> {
         stack: Vec::new(),
         anchor_keys: HashMap::new(),
         anchor_scalars: HashMap::new(),
+        anchors: HashMap::new(),
         last_end: 0,
     };
     // Deeper than any text that `parse` accepts with sane limits; the parser stops anything
@@ -126,6 +129,8 @@ struct Indexer<'a> {
     anchor_keys: HashMap<usize, Vec<String>>,
     /// Texts of anchored scalars, for aliases used as keys.
     anchor_scalars: HashMap<usize, String>,
+    /// Where each anchor is, for the aliases that name it.
+    anchors: HashMap<usize, Anchor>,
     /// Byte offset where the previous event ended.
     last_end: usize,
 }
@@ -157,6 +162,7 @@ impl Indexer<'_> {
                 let span = self.positions.span(start, end);
                 if anchor != 0 {
                     self.anchor_scalars.insert(anchor, text.to_owned());
+                    self.record_anchor(anchor, start);
                 }
                 let slot = self.slot(Some((text, merge)), span, false);
                 self.complete(slot, span);
@@ -168,11 +174,21 @@ impl Indexer<'_> {
                 if slot.role == Role::MergeSource {
                     self.merge_alias(id, span, slot.merge_key);
                 } else {
+                    let ptr = slot.ptr.clone();
                     self.complete(slot, span);
+                    if let (Some(ptr), Some(anchor), Some(doc)) =
+                        (ptr, self.anchors.get(&id), self.current.as_mut())
+                        && doc.get(&ptr).is_some_and(|l| l.value == span)
+                    {
+                        doc.insert_anchor(ptr, anchor.clone());
+                    }
                 }
             }
             Event::SequenceStart(style, anchor, _) | Event::MappingStart(style, anchor, _) => {
                 let is_map = matches!(event, Event::MappingStart(..));
+                if anchor != 0 {
+                    self.record_anchor(anchor, start);
+                }
                 let pos = self.positions.pos(start);
                 let span = Span {
                     start: pos,
@@ -367,17 +383,33 @@ impl Indexer<'_> {
                 && doc.get(&ptr).is_none()
             {
                 doc.insert(
-                    ptr,
+                    ptr.clone(),
                     Located {
                         value: span,
                         key: merge_key,
                     },
                 );
+                if let Some(anchor) = self.anchors.get(&id) {
+                    doc.insert_anchor(ptr, anchor.clone());
+                }
             }
         }
         if let Some(t) = self.merge_target().and_then(|t| t.keys.as_mut()) {
             t.extend(keys);
         }
+    }
+
+    /// Remembers where anchor `id` is: the `&name` token at or just before byte `start`, where
+    /// the anchored node begins (a tag may stand between them).
+    fn record_anchor(&mut self, id: usize, start: usize) {
+        let Some((from, to)) = anchor_token(self.text, start) else {
+            return;
+        };
+        let anchor = Anchor {
+            name: self.text[from + 1..to].to_owned(),
+            span: self.positions.span(from, to),
+        };
+        self.anchors.insert(id, anchor);
     }
 
     /// The mapping that a merge source on top of the stack merges into: the mapping with the
@@ -410,4 +442,34 @@ impl Indexer<'_> {
         self.budget = self.budget.checked_sub(ptr.len())?;
         Some(ptr)
     }
+}
+
+/// The byte range of the `&name` token of a node that starts at byte `start`: the token there,
+/// or one of the two tokens before it (`&a !tag value`, `key: &a` and a block on the next line).
+fn anchor_token(text: &str, start: usize) -> Option<(usize, usize)> {
+    let start = start.min(text.len());
+    let token_end = |from: usize| {
+        text[from..]
+            .find(|c: char| c.is_ascii_whitespace() || matches!(c, ',' | '[' | ']' | '{' | '}'))
+            .map_or(text.len(), |n| from + n)
+    };
+    if text[start..].starts_with('&') {
+        return Some((start, token_end(start)));
+    }
+    let mut end = start;
+    for _ in 0..2 {
+        let before = text[..end].trim_end();
+        let from = before
+            .rfind(|c: char| c.is_ascii_whitespace() || matches!(c, ',' | '[' | '{'))
+            .map_or(0, |n| n + 1);
+        let token = &before[from..];
+        if token.len() > 1 && token.starts_with('&') {
+            return Some((from, before.len()));
+        }
+        if !token.starts_with('!') {
+            return None;
+        }
+        end = from;
+    }
+    None
 }
