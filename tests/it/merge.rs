@@ -111,7 +111,9 @@ fn a_schema_error_in_the_result_is_reported_where_a_source_set_it() {
         r.stdout
     );
     assert!(
-        r.stdout.lines().all(|l| l.contains(": error[")),
+        r.stdout
+            .lines()
+            .all(|l| l.contains(": error[") || l.contains(": note: ")),
         "an invalid result is not printed, only the finding: {}",
         r.stdout
     );
