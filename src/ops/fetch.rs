@@ -203,7 +203,7 @@ pub fn fetch(
         )));
     }
     // A temp a killed fetch left beside the lock goes first.
-    super::hook::remove_stale_temps_in(&ws.root, LOCK_FILE.as_bytes())?;
+    crate::store::remove_write_temps(&ws.root, LOCK_FILE.as_bytes())?;
     // The bodies before the lock that pins them.
     let fresh = std::mem::take(&mut *net.fresh.lock().unwrap_or_else(|p| p.into_inner()));
     for bytes in fresh.values() {
@@ -233,10 +233,15 @@ pub fn fetch(
         backup: None,
     });
     if compare {
-        outcome.now_failing = failing_files(ws, cwd)?
-            .difference(&failing_before)
-            .cloned()
-            .collect();
+        // The lock is written: from here on a failure must not read as "nothing changed".
+        match failing_files(ws, cwd) {
+            Ok(after) => {
+                outcome.now_failing = after.difference(&failing_before).cloned().collect();
+            }
+            Err(e) => outcome.warnings.push(format!(
+                "{LOCK_FILE} is updated, but the files could not be validated under the new pins: {e}"
+            )),
+        }
     }
     Ok(outcome)
 }

@@ -78,29 +78,12 @@ fn is_ours(path: &Path) -> Result<Option<bool>, Error> {
 pub(crate) fn remove_stale_temps(ws: &Workspace) -> Result<usize, Error> {
     let git = ws.root.join(".git");
     match std::fs::symlink_metadata(&git) {
-        Ok(m) if m.is_dir() => remove_stale_temps_in(&git.join("hooks"), b"pre-commit"),
+        Ok(m) if m.is_dir() => Ok(store::remove_write_temps(
+            &git.join("hooks"),
+            b"pre-commit",
+        )?),
         _ => Ok(0),
     }
-}
-
-/// Removes the temps that a killed single-file write of `name` left in `dir` (only names of
-/// the shape the store gives them: `.NAME.<random>.atomic-tmp`).
-pub(crate) fn remove_stale_temps_in(dir: &Path, name: &[u8]) -> Result<usize, Error> {
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(Error::io("list", dir, e)),
-    };
-    let mut n = 0;
-    for e in rd.flatten() {
-        let file = e.file_name();
-        if store::is_temp_of(file.as_encoded_bytes(), name) {
-            let p = e.path();
-            std::fs::remove_file(&p).map_err(|err| Error::io("remove", &p, err))?;
-            n += 1;
-        }
-    }
-    Ok(n)
 }
 
 /// Writes the pre-commit hook (atomically, executable).
@@ -119,7 +102,7 @@ pub fn install_hook(ws: &Workspace, force: bool) -> Result<HookAction, Error> {
         }
     };
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
-    remove_stale_temps_in(&dir, b"pre-commit")?;
+    store::remove_write_temps(&dir, b"pre-commit")?;
     let options = WriteOptions {
         durability: Durability::Full,
         new_mode: Some(0o755),

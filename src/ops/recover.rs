@@ -42,7 +42,7 @@ pub fn recover(
     // A killed `hook install` or `fetch` leaves its temp beside the hook or the lock, outside
     // any journal.
     super::hook::remove_stale_temps(ws)?;
-    super::hook::remove_stale_temps_in(&ws.root, super::pins::LOCK_FILE.as_bytes())?;
+    crate::store::remove_write_temps(&ws.root, super::pins::LOCK_FILE.as_bytes())?;
     Ok(Outcome {
         files: n + repaired,
         warnings: repaired,

@@ -325,6 +325,27 @@ pub struct Written {
     pub not_durable: Option<String>,
 }
 
+/// Removes the temps a [`write_file`] of `name` killed between its temp and its rename left in
+/// `dir`: only names of the shape it gives them (`.NAME.<16 hex>.atomic-tmp`), never by a wider
+/// pattern. A missing `dir` holds none.
+pub fn remove_write_temps(dir: &Path, name: &[u8]) -> Result<usize> {
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e).ctx("list", dir),
+    };
+    let mut n = 0;
+    for e in rd {
+        let e = e.ctx("list", dir)?;
+        if super::trust::is_temp_of(e.file_name().as_encoded_bytes(), name) {
+            let p = e.path();
+            fs::remove_file(&p).ctx("remove", &p)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 /// Replaces `path` (relative to `root`, or absolute inside it) with `bytes` atomically, without
 /// a store: no backup, no journal. For one file where a [`Transaction`](super::Transaction)
 /// would be too much, such as a build script's output.

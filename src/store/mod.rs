@@ -32,7 +32,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use crate::digest::{ParseDigestError, Sha256Digest};
-pub use atomic::{Durability, LinkPolicy, WriteOptions, Written, remove_file, write_file};
+pub use atomic::{
+    Durability, LinkPolicy, WriteOptions, Written, remove_file, remove_write_temps, write_file,
+};
 pub use doctor::{Damage, Repair};
 pub use error::{Result, StoreError};
 pub use index::{BackupIndex, Marks};
