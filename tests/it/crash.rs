@@ -810,20 +810,31 @@ struct CommitMarks {
     first_rename: usize,
 }
 
-fn commit_marks(sc: &Scenario) -> CommitMarks {
+/// The strace output (with 256 bytes of each argument) of an uninterrupted run of `sc`,
+/// tracing only `set`.
+fn trace_of(sc: &Scenario, set: &[&str]) -> String {
     let run = RunDir::new(sc);
     let trace = run.dir.path().join("trace");
     let mut cmd = Command::new("strace");
     cmd.args(["-f", "-qq", "-s", "256", "-o"])
         .arg(&trace)
         .arg("-e")
-        .arg("trace=write,rename,renameat,renameat2")
+        .arg(format!("trace={}", set.join(",")))
         .arg(&sc.program)
         .args(sc.args(&run.root));
     configure(&mut cmd, &run.root, sc.threads);
     let out = exec(cmd, sc.stdin.as_deref());
-    assert_eq!(out.code(), Some(0), "tracing the transaction: {out}");
-    let text = fs::read_to_string(&trace).unwrap();
+    assert_eq!(out.code(), Some(0), "tracing {}: {out}", sc.name);
+    fs::read_to_string(&trace).unwrap()
+}
+
+/// Whether a traced `write` line writes the journal's COMMIT record.
+fn writes_commit(line: &str) -> bool {
+    line.contains("\\\"kind\\\":\\\"commit\\\"")
+}
+
+fn commit_marks(sc: &Scenario) -> CommitMarks {
+    let text = trace_of(sc, &["write", "rename", "renameat", "renameat2"]);
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let mut write = None;
     let mut rename = None;
@@ -833,7 +844,7 @@ fn commit_marks(sc: &Scenario) -> CommitMarks {
         };
         let n = counts.entry(name.to_owned()).or_default();
         *n += 1;
-        if name == "write" && line.contains("\\\"kind\\\":\\\"commit\\\"") && write.is_none() {
+        if name == "write" && writes_commit(line) && write.is_none() {
             write = Some((name.to_owned(), *n));
         }
         if name.starts_with("rename") && line.contains("\"one.json\")") && rename.is_none() {
@@ -1113,31 +1124,16 @@ fn sweep(ctx: &Ctx, sc: &Scenario, jobs: &[Job]) -> Stats {
 /// write of the journal's COMMIT record: a later call is after the commit point. Empty when
 /// the run writes no COMMIT.
 fn calls_before_commit(sc: &Scenario, set: &[&str]) -> BTreeMap<String, usize> {
-    let run = RunDir::new(sc);
-    let trace = run.dir.path().join("trace");
     let mut traced: BTreeSet<&str> = set.iter().copied().collect();
     traced.insert("write");
-    let mut cmd = Command::new("strace");
-    cmd.args(["-f", "-qq", "-s", "256", "-o"])
-        .arg(&trace)
-        .arg("-e")
-        .arg(format!(
-            "trace={}",
-            traced.into_iter().collect::<Vec<_>>().join(",")
-        ))
-        .arg(&sc.program)
-        .args(sc.args(&run.root));
-    configure(&mut cmd, &run.root, sc.threads);
-    let out = exec(cmd, sc.stdin.as_deref());
-    assert_eq!(out.code(), Some(0), "tracing {}: {out}", sc.name);
-    let text = fs::read_to_string(&trace).unwrap();
+    let text = trace_of(sc, &traced.into_iter().collect::<Vec<_>>());
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for line in text.lines() {
         let Some(name) = syscall_name(line) else {
             continue;
         };
         *counts.entry(name.to_owned()).or_default() += 1;
-        if name == "write" && line.contains("\\\"kind\\\":\\\"commit\\\"") {
+        if name == "write" && writes_commit(line) {
             return counts;
         }
     }
