@@ -1936,6 +1936,52 @@ fn syscall_name(line: &str) -> Option<&str> {
         .then_some(name)
 }
 
+/// What a sweep of `calls` found: points hit, per system call, and the failures.
+pub(crate) struct Swept {
+    pub(crate) hits: usize,
+    pub(crate) per: BTreeMap<String, usize>,
+    pub(crate) failures: Vec<String>,
+}
+
+/// Runs `point(syscall, n)` for each of `calls` and each N = 1, 2, ... until it says the run
+/// completed (`Ok(false)`), on `ctx.jobs` threads; `Ok(true)` is a point hit and checked.
+pub(crate) fn sweep_calls(
+    ctx: &Ctx,
+    calls: &[(String, usize)],
+    point: &(dyn Fn(&str, usize) -> Result<bool, String> + Sync),
+) -> Swept {
+    let hits = AtomicUsize::new(0);
+    let per: Mutex<BTreeMap<String, usize>> = Mutex::default();
+    let failures: Mutex<Vec<String>> = Mutex::default();
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..ctx.jobs.min(calls.len()).max(1) {
+            s.spawn(|| {
+                while let Some((syscall, _)) = calls.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    for n in 1..=MAX_N {
+                        match point(syscall, n) {
+                            Ok(true) => {
+                                hits.fetch_add(1, Ordering::Relaxed);
+                                *per.lock().unwrap().entry(syscall.clone()).or_default() += 1;
+                            }
+                            Ok(false) => break,
+                            Err(e) => failures
+                                .lock()
+                                .unwrap()
+                                .push(format!("{syscall} #{n}: {e}")),
+                        }
+                    }
+                }
+            });
+        }
+    });
+    Swept {
+        hits: hits.into_inner(),
+        per: per.into_inner().unwrap(),
+        failures: failures.into_inner().unwrap(),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // `audit verify --repair`
 
@@ -1985,9 +2031,6 @@ fn sweep_audit_repair(inject: Inject) {
         &probe.path().join("summary"),
         MUTATING,
     );
-    let hits = AtomicUsize::new(0);
-    let failures: Mutex<Vec<String>> = Mutex::default();
-    let next = AtomicUsize::new(0);
     let point = |syscall: &str, n: usize| -> Result<bool, String> {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("ws");
@@ -2028,28 +2071,7 @@ fn sweep_audit_repair(inject: Inject) {
         }
         Ok(killed)
     };
-    std::thread::scope(|s| {
-        for _ in 0..ctx.jobs.min(calls.len()).max(1) {
-            s.spawn(|| {
-                while let Some((syscall, _)) = calls.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    for n in 1..=MAX_N {
-                        match point(syscall, n) {
-                            Ok(true) => {
-                                hits.fetch_add(1, Ordering::Relaxed);
-                            }
-                            Ok(false) => break,
-                            Err(e) => failures
-                                .lock()
-                                .unwrap()
-                                .push(format!("{syscall} #{n}: {e}")),
-                        }
-                    }
-                }
-            });
-        }
-    });
-    let hits = hits.into_inner();
-    let failures = failures.into_inner().unwrap();
+    let Swept { hits, failures, .. } = sweep_calls(&ctx, &calls, &point);
     eprintln!(
         "{} sweep (audit verify --repair): {hits} points, {} in {:.1}s",
         if matches!(inject, Inject::Kill) {

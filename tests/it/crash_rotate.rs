@@ -25,13 +25,11 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use crate::crash::{
-    Ctx, Inject, MAX_N, MUTATING, Outcome, READING, Threads, audit_sound, configure, copy_tree,
-    exec, find_temps, injected_at, put, strace_inject, syscall_counts,
+    Ctx, Inject, MUTATING, Outcome, READING, Swept, Threads, audit_sound, configure, copy_tree,
+    exec, find_temps, injected_at, put, strace_inject, sweep_calls, syscall_counts,
 };
 use crate::support::bin;
 
@@ -343,34 +341,16 @@ fn sweep_rotate(inject: Inject, what: &str, min: usize) {
         &probe.path().join("summary"),
         &set,
     );
-    let hits = AtomicUsize::new(0);
-    let per: Mutex<BTreeMap<String, usize>> = Mutex::default();
-    let failures: Mutex<Vec<String>> = Mutex::default();
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..ctx.jobs.min(calls.len()).max(1) {
-            s.spawn(|| {
-                while let Some((syscall, _)) = calls.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    for n in 1..=MAX_N {
-                        match point(&sc, syscall, inject, n) {
-                            Ok(Point::Hit) => {
-                                hits.fetch_add(1, Ordering::Relaxed);
-                                *per.lock().unwrap().entry(syscall.clone()).or_default() += 1;
-                            }
-                            Ok(Point::End) => break,
-                            Err(e) => failures
-                                .lock()
-                                .unwrap()
-                                .push(format!("{syscall} #{n} {inject}: {e}")),
-                        }
-                    }
-                }
-            });
-        }
-    });
-    let hits = hits.into_inner();
-    let per = per.into_inner().unwrap();
-    let failures = failures.into_inner().unwrap();
+    let point = |syscall: &str, n: usize| {
+        point(&sc, syscall, inject, n)
+            .map(|p| matches!(p, Point::Hit))
+            .map_err(|e| format!("{inject}: {e}"))
+    };
+    let Swept {
+        hits,
+        per,
+        failures,
+    } = sweep_calls(&ctx, &calls, &point);
     eprintln!(
         "{what} (rotate): {hits} points over {} syscalls, {} in {:.1}s [{}]",
         per.len(),
